@@ -1,0 +1,46 @@
+//! `cargo xtask <command>`: the project's own tooling, in Rust so it needs nothing the
+//! workspace does not already have. README.md names the two commands users run.
+
+mod book;
+mod browser;
+mod project;
+mod shell;
+mod stages;
+mod test;
+mod tools;
+mod up;
+
+use project::Project;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  setup     install every pinned tool (DESIGN.md §6); skips tools already at their version
+  test      run every check in order and print a stage table (what CI runs)
+  up        the main job: build the book and the function packages, and report them
+  book      build the book into target/book/html
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let project = Project::locate();
+    let outcome = match args.first().map(String::as_str) {
+        Some("setup") => tools::setup(&project),
+        Some("test") => test::run(&project),
+        Some("up") => up::run(&project),
+        Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
+        Some("help" | "-h" | "--help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

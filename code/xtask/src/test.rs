@@ -1,0 +1,60 @@
+//! `cargo xtask test`: every check, cheapest first (DESIGN.md §4), in one stage table.
+
+use crate::project::Project;
+use crate::stages::{run_all, stage};
+use crate::{book, browser, shell, tools};
+
+/// The root package, whose integration tests each get a stage of their own.
+const ROOT_PACKAGE: &str = "payment-workflow-book";
+
+pub fn run(project: &Project) -> Result<(), String> {
+    tools::setup(project)?;
+    let cargo = |args: &[&str]| {
+        let mut command = shell::command(project, "cargo");
+        command.args(args);
+        shell::run(command)
+    };
+    let root_test = |name: &str| {
+        cargo(&[
+            "test",
+            "--locked",
+            "--package",
+            ROOT_PACKAGE,
+            "--test",
+            name,
+        ])
+    };
+    // ANCHOR: stages
+    let stages = vec![
+        stage("cargo fmt", || cargo(&["fmt", "--all", "--check"])),
+        stage("cargo clippy", || {
+            cargo(&[
+                "clippy",
+                "--locked",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+        }),
+        stage("cargo test (unit)", || {
+            cargo(&["test", "--locked", "--workspace", "--exclude", ROOT_PACKAGE])?;
+            cargo(&["test", "--locked", "--package", ROOT_PACKAGE, "--lib"])
+        }),
+        stage("yamllint", || {
+            let mut yamllint = shell::command(project, "yamllint");
+            yamllint.args(["--strict", "."]);
+            shell::run(yamllint)
+        }),
+        stage("actionlint", || {
+            shell::run(shell::command(project, "actionlint"))
+        }),
+        stage("mdbook build + link check", || book::build(project)),
+        stage("mdbook test", || book::test(project)),
+        stage("book drift check", || root_test("book_drift")),
+        stage("browser check", || browser::check(project)).after("mdbook build + link check"),
+    ];
+    // ANCHOR_END: stages
+    run_all(stages)
+}
