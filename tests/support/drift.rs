@@ -43,7 +43,11 @@ pub fn check_book(root: &Path) -> Vec<Finding> {
     for tree in ANCHORED_TREES {
         for suffix in ANCHORED_SUFFIXES {
             let files = repo::files_with_suffix(&root.join(tree), suffix);
-            anchored.extend(files.into_iter().filter(|f| !f.starts_with(root.join(CHECKER))));
+            anchored.extend(
+                files
+                    .into_iter()
+                    .filter(|f| !f.starts_with(root.join(CHECKER))),
+            );
         }
     }
     for file in anchored {
