@@ -1,7 +1,10 @@
-//! Support for the repository-level tests in `tests/`: the book-drift scanner and the
-//! helpers the template and policy tests share. Kept as a library so each checker is
-//! unit-tested against fixtures that must fail, not only against the real book.
+//! Support for the repository-level tests in `tests/`: the book-drift scanner, the
+//! template reader and the time-budget analysis. Kept as a library so each checker is
+//! unit-tested against fixtures that must fail, not only against the real files.
 
 pub mod anchors;
+pub mod budget;
 pub mod drift;
+pub mod generated;
 pub mod repo;
+pub mod template;

@@ -20,6 +20,7 @@ usage: cargo xtask <command>
   test      run every check in order and print a stage table (what CI runs)
   up        the main job: build the book and the function packages, and report them
   book      build the book into target/book/html
+  regen     regenerate the checked-in tables the tests produce (then commit them)
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&project),
         Some("up") => up::run(&project),
         Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
+        Some("regen") => test::regenerate(&project),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

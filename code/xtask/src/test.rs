@@ -58,3 +58,16 @@ pub fn run(project: &Project) -> Result<(), String> {
     // ANCHOR_END: stages
     run_all(stages)
 }
+
+/// Reruns the root package's tests with `UPDATE_GENERATED=1`, so each test that owns a
+/// generated table rewrites it instead of comparing (tests/support/generated.rs).
+pub fn regenerate(project: &Project) -> Result<(), String> {
+    tools::setup(project)?;
+    let mut cargo = shell::command(project, "cargo");
+    cargo
+        .args(["test", "--locked", "--package", ROOT_PACKAGE, "--tests"])
+        .env("UPDATE_GENERATED", "1");
+    shell::run(cargo)?;
+    println!("regenerated; review and commit with `git diff`");
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! 000 §C1: API Gateway REST with request validation, API keys, 10,000 RPS, X-Ray.
+
+use crate::template;
+use payment_workflow_book::template::{at, getatt_target, ref_target, sub_text};
+
+fn method() -> &'static serde_yaml::Value {
+    template().resource("PostTransactionMethod")
+}
+
+#[test]
+fn req_000_1_api_is_a_rest_api_with_post_transactions() {
+    let t = template();
+    assert_eq!(t.of_type("AWS::ApiGateway::RestApi").len(), 1);
+    assert_eq!(
+        at(t.resource("TransactionsResource"), "Properties.PathPart").as_str(),
+        Some("transactions")
+    );
+    assert_eq!(at(method(), "Properties.HttpMethod").as_str(), Some("POST"));
+}
+
+#[test]
+fn req_000_1_request_body_is_validated_against_a_closed_model() {
+    let t = template();
+    let validator_id =
+        ref_target(at(method(), "Properties.RequestValidatorId")).expect("!Ref validator");
+    let validator = t.resource(validator_id);
+    assert_eq!(
+        at(validator, "Properties.ValidateRequestBody").as_bool(),
+        Some(true)
+    );
+    let model_id =
+        ref_target(at(method(), "Properties.RequestModels.application/json")).expect("!Ref model");
+    let schema = at(t.resource(model_id), "Properties.Schema");
+    assert_eq!(
+        schema["additionalProperties"].as_bool(),
+        Some(false),
+        "extra properties (a PAN) must be refused"
+    );
+    let required: Vec<&str> = schema["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for field in [
+        "transaction_id",
+        "merchant_id",
+        "amount_minor",
+        "currency",
+        "payment_token",
+        "card_last4",
+    ] {
+        assert!(required.contains(&field), "{field} must be required");
+    }
+    assert_eq!(
+        schema["properties"]["amount_minor"]["type"].as_str(),
+        Some("integer"),
+        "money is integer minor units"
+    );
+    assert_eq!(
+        schema["properties"]["card_last4"]["pattern"].as_str(),
+        Some("^[0-9]{4}$")
+    );
+}
+
+#[test]
+fn req_000_1_post_requires_an_api_key_bound_to_a_usage_plan() {
+    let t = template();
+    assert_eq!(
+        at(method(), "Properties.ApiKeyRequired").as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        at(t.resource("PaymentApi"), "Properties.ApiKeySourceType").as_str(),
+        Some("HEADER")
+    );
+    let binding = t.resource("ApiUsagePlanKey");
+    assert_eq!(ref_target(at(binding, "Properties.KeyId")), Some("ApiKey"));
+    assert_eq!(
+        ref_target(at(binding, "Properties.UsagePlanId")),
+        Some("ApiUsagePlan")
+    );
+}
+
+#[test]
+fn req_000_1_stage_throttles_at_10000_requests_per_second() {
+    let t = template();
+    let settings = at(t.resource("ApiStage"), "Properties.MethodSettings.0");
+    assert_eq!(settings["ResourcePath"].as_str(), Some("/*"));
+    let rate = ref_target(&settings["ThrottlingRateLimit"]).expect("rate from a parameter");
+    assert_eq!(t.parameter(rate)["Default"].as_u64(), Some(10_000));
+    assert!(ref_target(&settings["ThrottlingBurstLimit"]).is_some());
+}
+
+#[test]
+fn req_000_1_stage_has_xray_tracing() {
+    assert_eq!(
+        at(template().resource("ApiStage"), "Properties.TracingEnabled").as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn req_000_1_stage_writes_json_access_logs_and_no_bodies() {
+    let stage = template().resource("ApiStage");
+    assert_eq!(
+        getatt_target(at(stage, "Properties.AccessLogSetting.DestinationArn")),
+        Some(("ApiAccessLogGroup", "Arn"))
+    );
+    let format = at(stage, "Properties.AccessLogSetting.Format")
+        .as_str()
+        .unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(format).expect("access log format is JSON");
+    assert!(parsed["requestId"].is_string() && parsed["apiKeyId"].is_string());
+    let settings = at(stage, "Properties.MethodSettings.0");
+    assert_eq!(
+        settings["DataTraceEnabled"].as_bool(),
+        Some(false),
+        "bodies carry payment tokens"
+    );
+}
+
+#[test]
+fn req_001_per_key_throttle_is_1000_requests_per_second() {
+    let t = template();
+    let rate = ref_target(at(
+        t.resource("ApiUsagePlan"),
+        "Properties.Throttle.RateLimit",
+    ))
+    .unwrap();
+    assert_eq!(t.parameter(rate)["Default"].as_u64(), Some(1_000));
+}
+
+#[test]
+fn design_api_starts_the_workflow_synchronously_with_a_scoped_role() {
+    let t = template();
+    let integration = at(method(), "Properties.Integration");
+    assert_eq!(integration["Type"].as_str(), Some("AWS"));
+    assert!(
+        sub_text(&integration["Uri"])
+            .unwrap()
+            .ends_with(":states:action/StartSyncExecution")
+    );
+    let role = getatt_target(&integration["Credentials"]).unwrap().0;
+    let statement = at(
+        t.resource(role),
+        "Properties.Policies.0.PolicyDocument.Statement.0",
+    );
+    assert_eq!(
+        statement["Action"].as_str(),
+        Some("states:StartSyncExecution")
+    );
+    assert_eq!(
+        ref_target(&statement["Resource"]),
+        Some("PaymentStateMachine")
+    );
+}
+
+#[test]
+fn design_every_workflow_outcome_maps_to_a_typed_response() {
+    let responses = at(method(), "Properties.Integration.IntegrationResponses");
+    let ok = responses[0]["ResponseTemplates"]["application/json"]
+        .as_str()
+        .unwrap();
+    for error in ["InvalidPayment", "PaymentFailed", "WorkflowTimedOut"] {
+        assert!(ok.contains(error), "the 200 template must map {error}");
+    }
+    let declared: Vec<&str> = at(method(), "Properties.MethodResponses")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["StatusCode"].as_str())
+        .collect();
+    for code in ["200", "422", "502", "503", "504"] {
+        assert!(
+            declared.contains(&code),
+            "method response {code} must be declared"
+        );
+    }
+}

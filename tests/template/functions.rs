@@ -1,0 +1,213 @@
+//! 000 §C2 (with the owner's Rust runtime) and seed 001's arm64: the Lambda functions.
+
+use crate::{FUNCTIONS, SPEC_FUNCTIONS, template};
+use payment_workflow_book::template::{at, getatt_target, intrinsic, ref_target, sub_text};
+
+fn function(prefix: &str) -> &'static serde_yaml::Value {
+    template().resource(&format!("{prefix}Function"))
+}
+
+#[test]
+fn req_000_2_the_four_workflow_functions_exist_with_suffixed_names() {
+    for (prefix, stem, _) in FUNCTIONS {
+        let name = sub_text(at(function(prefix), "Properties.FunctionName")).unwrap();
+        assert_eq!(name, format!("payment-{stem}-${{EnvironmentSuffix}}"));
+    }
+    assert_eq!(
+        template().of_type("AWS::Lambda::Function").len(),
+        FUNCTIONS.len()
+    );
+    assert!(
+        SPEC_FUNCTIONS
+            .iter()
+            .all(|f| FUNCTIONS.iter().any(|(p, _, _)| p == f))
+    );
+}
+
+#[test]
+fn req_000_2_functions_are_rust_on_provided_al2023() {
+    for (prefix, _, _) in FUNCTIONS {
+        let properties = at(function(prefix), "Properties");
+        assert_eq!(
+            properties["Runtime"].as_str(),
+            Some("provided.al2023"),
+            "{prefix}"
+        );
+        assert_eq!(
+            properties["Handler"].as_str(),
+            Some("bootstrap"),
+            "{prefix}"
+        );
+    }
+}
+
+#[test]
+fn req_001_functions_run_on_arm64_graviton() {
+    for (prefix, _, _) in FUNCTIONS {
+        let architectures = at(function(prefix), "Properties.Architectures");
+        assert_eq!(
+            architectures.as_sequence().map(Vec::len),
+            Some(1),
+            "{prefix}"
+        );
+        assert_eq!(architectures[0].as_str(), Some("arm64"), "{prefix}");
+    }
+}
+
+#[test]
+fn req_000_2_functions_have_512_mb() {
+    for (prefix, _, _) in FUNCTIONS {
+        assert_eq!(
+            at(function(prefix), "Properties.MemorySize").as_u64(),
+            Some(512),
+            "{prefix}"
+        );
+    }
+}
+
+#[test]
+fn req_000_2_validator_reserved_concurrency_is_100() {
+    assert_eq!(
+        at(
+            function("Validator"),
+            "Properties.ReservedConcurrentExecutions"
+        )
+        .as_u64(),
+        Some(100)
+    );
+}
+
+#[test]
+fn req_000_2_other_workflow_functions_reserved_concurrency_is_50() {
+    for prefix in ["FraudDetector", "Settlement", "Notification"] {
+        let reserved = at(function(prefix), "Properties.ReservedConcurrentExecutions").as_u64();
+        assert_eq!(reserved, Some(50), "{prefix}");
+    }
+    // The rotation function, an addition to 000, is reserved its own single environment.
+    let rotation = at(
+        function("SecretRotation"),
+        "Properties.ReservedConcurrentExecutions",
+    )
+    .as_u64();
+    assert_eq!(rotation, Some(1));
+}
+
+#[test]
+fn req_000_2_every_function_has_its_own_log_group_with_30_day_retention() {
+    let t = template();
+    for (prefix, stem, _) in FUNCTIONS {
+        let group_id =
+            ref_target(at(function(prefix), "Properties.LoggingConfig.LogGroup")).unwrap();
+        assert_eq!(group_id, format!("{prefix}LogGroup"));
+        let group = t.resource(group_id);
+        assert_eq!(
+            at(group, "Properties.RetentionInDays").as_u64(),
+            Some(30),
+            "{prefix}"
+        );
+        let name = sub_text(at(group, "Properties.LogGroupName")).unwrap();
+        assert_eq!(
+            name,
+            format!("/aws/lambda/payment-{stem}-${{EnvironmentSuffix}}")
+        );
+        assert_eq!(
+            at(function(prefix), "Properties.LoggingConfig.LogFormat").as_str(),
+            Some("JSON")
+        );
+    }
+}
+
+#[test]
+fn req_000_2_functions_have_active_xray_tracing() {
+    for (prefix, _, _) in FUNCTIONS {
+        assert_eq!(
+            at(function(prefix), "Properties.TracingConfig.Mode").as_str(),
+            Some("Active"),
+            "{prefix}"
+        );
+    }
+}
+
+#[test]
+fn req_000_2_function_settings_come_from_ssm_parameters() {
+    let t = template();
+    let expected = [
+        ("Validator", "VALIDATION_RULES"),
+        ("FraudDetector", "FRAUD_RULES"),
+        ("Settlement", "AUDIT_RETENTION_DAYS"),
+    ];
+    for (prefix, variable) in expected {
+        let value = at(
+            function(prefix),
+            &format!("Properties.Environment.Variables.{variable}"),
+        );
+        let (parameter, attribute) =
+            getatt_target(value).unwrap_or_else(|| panic!("{prefix} {variable}"));
+        assert_eq!(attribute, "Value");
+        assert_eq!(
+            t.resource(parameter)["Type"].as_str(),
+            Some("AWS::SSM::Parameter")
+        );
+    }
+}
+
+#[test]
+fn req_000_2_environment_values_are_references_never_literals() {
+    // Names and ARNs come from the resources, settings from SSM; a literal could be a stale
+    // copy or, worse, a credential.
+    let allowed_literals = ["TRANSACTIONS_BY_MERCHANT_INDEX"];
+    for (prefix, _, _) in FUNCTIONS {
+        let Some(variables) = at(function(prefix), "Properties.Environment.Variables").as_mapping()
+        else {
+            continue;
+        };
+        for (key, value) in variables {
+            let key = key.as_str().unwrap();
+            if intrinsic(value).is_none() {
+                assert!(
+                    allowed_literals.contains(&key),
+                    "{prefix}: {key} is a literal"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn design_code_comes_from_the_artifact_bucket_one_zip_per_function() {
+    for (prefix, stem, _) in FUNCTIONS {
+        let code = at(function(prefix), "Properties.Code");
+        assert_eq!(ref_target(&code["S3Bucket"]), Some("ArtifactBucket"));
+        assert_eq!(
+            sub_text(&code["S3Key"]),
+            Some(format!("${{ArtifactKeyPrefix}}/{stem}.zip").as_str())
+        );
+    }
+}
+
+#[test]
+fn design_each_function_has_its_own_role() {
+    let mut roles: Vec<&str> = FUNCTIONS
+        .iter()
+        .map(|(prefix, _, _)| {
+            getatt_target(at(function(prefix), "Properties.Role"))
+                .unwrap()
+                .0
+        })
+        .collect();
+    roles.sort();
+    roles.dedup();
+    assert_eq!(roles.len(), FUNCTIONS.len(), "roles are not shared");
+}
+
+#[test]
+fn design_function_timeouts_fit_their_task_timeouts() {
+    // A function outliving its task's TimeoutSeconds would keep working after the workflow
+    // has given up on it; the time-budget test bounds the tasks.
+    for prefix in ["Validator", "FraudDetector", "Settlement"] {
+        assert!(
+            at(function(prefix), "Properties.Timeout").as_u64().unwrap() <= 2,
+            "{prefix}"
+        );
+    }
+}
