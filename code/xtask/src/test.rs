@@ -50,6 +50,11 @@ pub fn run(project: &Project) -> Result<(), String> {
         stage("actionlint", || {
             shell::run(shell::command(project, "actionlint"))
         }),
+        // .cfnlintrc.yaml names the template, the serverless rules and every ignored check.
+        stage("cfn-lint", || {
+            shell::run(shell::command(project, "cfn-lint"))
+        }),
+        stage("template tests", || root_test("template")),
         stage("mdbook build + link check", || book::build(project)),
         stage("mdbook test", || book::test(project)),
         stage("book drift check", || root_test("book_drift")),
