@@ -1,0 +1,168 @@
+//! The idempotency record lifecycle of AWS Lambda Powertools, ported: a record is claimed
+//! `INPROGRESS` with an in-progress expiry taken from the invocation's remaining time,
+//! then completed with its result. A record found `INPROGRESS` past that expiry is
+//! `EXPIRED` — its invocation died — and may be claimed again. Unlike Powertools, a
+//! completed payment decision never expires: a `transaction_id` settles once, for ever.
+
+use crate::settlement::SettlementResult;
+
+/// What a stored record says, as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredStatus {
+    InProgress,
+    Settled,
+    Declined,
+}
+
+impl StoredStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredStatus::InProgress => "INPROGRESS",
+            StoredStatus::Settled => "SETTLED",
+            StoredStatus::Declined => "DECLINED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StoredStatus> {
+        [
+            StoredStatus::InProgress,
+            StoredStatus::Settled,
+            StoredStatus::Declined,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// Powertools' three states, derived from a stored record and the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordStatus {
+    InProgress,
+    Completed,
+    Expired,
+}
+
+/// A decision record of the `transactions` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub transaction_id: String,
+    pub status: StoredStatus,
+    pub attempt_id: String,
+    pub in_progress_expiry_ms: u64,
+    pub payload_hash: String,
+    /// The recorded answer, present once the record is completed.
+    pub result: Option<SettlementResult>,
+}
+
+impl DecisionRecord {
+    pub fn status_at(&self, now_ms: u64) -> RecordStatus {
+        match self.status {
+            StoredStatus::InProgress if now_ms >= self.in_progress_expiry_ms => {
+                RecordStatus::Expired
+            }
+            StoredStatus::InProgress => RecordStatus::InProgress,
+            StoredStatus::Settled | StoredStatus::Declined => RecordStatus::Completed,
+        }
+    }
+}
+
+/// The in-progress expiry of a claim: when the invocation that holds it must have ended.
+pub fn in_progress_expiry(now_ms: u64, remaining_ms: u64) -> u64 {
+    now_ms.saturating_add(remaining_ms)
+}
+
+/// What a claim that found an existing record should do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnExisting {
+    /// Completed with the same payload: answer with the recorded result.
+    Replay(SettlementResult),
+    /// Completed, but for a different payment: the client reused a transaction_id.
+    KeyReused,
+    /// Another invocation holds the claim: retry later.
+    InProgress,
+    /// The holder died; the store's conditional claim should have taken over, so another
+    /// invocation raced us to it: retry.
+    Expired,
+}
+
+/// Powertools' decision after a failed conditional claim.
+pub fn on_existing(record: &DecisionRecord, payload_hash: &str, now_ms: u64) -> OnExisting {
+    match record.status_at(now_ms) {
+        RecordStatus::Completed if record.payload_hash != payload_hash => OnExisting::KeyReused,
+        RecordStatus::Completed => match &record.result {
+            Some(result) => OnExisting::Replay(SettlementResult {
+                replayed: true,
+                ..result.clone()
+            }),
+            None => OnExisting::InProgress,
+        },
+        RecordStatus::InProgress => OnExisting::InProgress,
+        RecordStatus::Expired => OnExisting::Expired,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settlement::Outcome;
+
+    fn record(status: StoredStatus, expiry: u64) -> DecisionRecord {
+        DecisionRecord {
+            transaction_id: "t".into(),
+            status,
+            attempt_id: "a".into(),
+            in_progress_expiry_ms: expiry,
+            payload_hash: "h".into(),
+            result: (status != StoredStatus::InProgress).then(|| SettlementResult {
+                transaction_id: "t".into(),
+                merchant_id: "m".into(),
+                outcome: Outcome::Settled,
+                replayed: false,
+                amount_minor: 1,
+                currency: "EUR".into(),
+                fraud_score: 0,
+                reasons: vec![],
+                recorded_at: "2026-01-01T00:00:00.000Z".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn in_progress_expires_at_its_deadline_and_completed_never_does() {
+        let claim = record(StoredStatus::InProgress, 1000);
+        assert_eq!(claim.status_at(999), RecordStatus::InProgress);
+        assert_eq!(claim.status_at(1000), RecordStatus::Expired);
+        assert_eq!(
+            record(StoredStatus::Settled, 0).status_at(u64::MAX),
+            RecordStatus::Completed
+        );
+    }
+
+    #[test]
+    fn a_completed_record_replays_only_for_the_same_payload() {
+        let done = record(StoredStatus::Settled, 0);
+        match on_existing(&done, "h", 5) {
+            OnExisting::Replay(result) => assert!(result.replayed),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(on_existing(&done, "other", 5), OnExisting::KeyReused);
+    }
+
+    #[test]
+    fn live_and_dead_claims_are_retried() {
+        assert_eq!(
+            on_existing(&record(StoredStatus::InProgress, 10), "h", 5),
+            OnExisting::InProgress
+        );
+        assert_eq!(
+            on_existing(&record(StoredStatus::InProgress, 10), "h", 50),
+            OnExisting::Expired
+        );
+    }
+
+    #[test]
+    fn expiry_comes_from_remaining_time() {
+        assert_eq!(in_progress_expiry(1_000, 1_500), 2_500);
+        assert_eq!(in_progress_expiry(u64::MAX, 1), u64::MAX);
+    }
+}
