@@ -85,10 +85,7 @@ pub fn assess(
     now_ms: u64,
 ) -> FraudAssessment {
     let mut signals = Vec::new();
-    if rules
-        .blocked_countries
-        .iter()
-        .any(|c| *c == payment.country)
+    if rules.blocked_countries.contains(&payment.country)
     {
         signals.push(FraudSignal::BlockedCountry {
             country: payment.country.clone(),
@@ -125,7 +122,7 @@ pub fn assess(
         signals.push(FraudSignal::HighAmount);
     }
     let round = u128::from(rules.round_amount_minor);
-    if hundredths >= round && hundredths % round == 0 {
+    if hundredths >= round && hundredths.is_multiple_of(round) {
         signals.push(FraudSignal::RoundAmount);
     }
     let score = signals

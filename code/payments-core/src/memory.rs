@@ -89,7 +89,7 @@ impl DecisionStore for MemoryDecisionStore {
             let reclaimable = existing.status == StoredStatus::InProgress
                 && existing.in_progress_expiry_ms < claim.now_ms;
             if !reclaimable {
-                return Ok(ClaimOutcome::Exists(existing.clone()));
+                return Ok(ClaimOutcome::Exists(Box::new(existing.clone())));
             }
         }
         records.insert(

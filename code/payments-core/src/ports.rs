@@ -29,7 +29,7 @@ pub trait PaymentHistory {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClaimOutcome {
     Claimed,
-    Exists(DecisionRecord),
+    Exists(Box<DecisionRecord>),
 }
 
 /// What completing a claim found.
