@@ -18,7 +18,7 @@ impl S3Archive {
     /// when an endpoint override (the local emulator) is in force.
     pub fn new(config: &aws_config::SdkConfig, bucket: String) -> Self {
         let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(crate::config::endpoint_overridden())
+            .force_path_style(config.endpoint_url().is_some())
             .build();
         S3Archive {
             client: Client::from_conf(s3),

@@ -16,9 +16,3 @@ pub fn required_env(name: &str) -> Result<String, ConfigError> {
         detail: "is not set".into(),
     })
 }
-
-/// True when an endpoint override is in force (the local emulator): S3 then needs
-/// path-style addressing, since `bucket.127.0.0.1` does not resolve.
-pub fn endpoint_overridden() -> bool {
-    std::env::var_os("AWS_ENDPOINT_URL").is_some()
-}

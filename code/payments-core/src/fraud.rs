@@ -85,8 +85,7 @@ pub fn assess(
     now_ms: u64,
 ) -> FraudAssessment {
     let mut signals = Vec::new();
-    if rules.blocked_countries.contains(&payment.country)
-    {
+    if rules.blocked_countries.contains(&payment.country) {
         signals.push(FraudSignal::BlockedCountry {
             country: payment.country.clone(),
         });
