@@ -211,3 +211,24 @@ fn design_function_timeouts_fit_their_task_timeouts() {
         );
     }
 }
+
+#[test]
+fn design_every_function_crate_is_deployed_by_the_template() {
+    let dir = payment_workflow_book::repo::root().join("code/functions");
+    let mut crates: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    crates.sort();
+    let mut deployed: Vec<String> = FUNCTIONS
+        .iter()
+        .map(|(_, stem, _)| stem.to_string())
+        .collect();
+    deployed.sort();
+    assert_eq!(
+        crates, deployed,
+        "code/functions/* and the template's functions differ"
+    );
+}

@@ -19,11 +19,13 @@ use payments_core::time::{parse_rfc3339_millis, rfc3339_millis};
 
 const SERVICE: &str = "DynamoDB";
 
+// ANCHOR: conditions
 /// A claim may be written when no record exists, or when the record is a claim whose
 /// holder's time has run out (Powertools' EXPIRED).
 const CLAIM_CONDITION: &str = "attribute_not_exists(transaction_id) OR (#status = :in_progress AND in_progress_expiry_ms < :now)";
 /// Completion holds only while this attempt still owns the claim.
 const OWNER_CONDITION: &str = "#status = :in_progress AND attempt_id = :attempt";
+// ANCHOR_END: conditions
 
 #[derive(Clone)]
 pub struct DynamoDecisions {
@@ -147,6 +149,7 @@ impl DecisionStore for DynamoDecisions {
             .condition_expression("attribute_not_exists(transaction_id)")
             .build()
             .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        // ANCHOR: transaction
         let written = self
             .client
             .transact_write_items()
@@ -175,6 +178,7 @@ impl DecisionStore for DynamoDecisions {
                 _ => Err(classify(SERVICE, error)),
             },
         }
+        // ANCHOR_END: transaction
     }
 
     async fn get(&self, transaction_id: &str) -> Result<Option<DecisionRecord>, StoreError> {

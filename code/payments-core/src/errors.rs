@@ -5,6 +5,7 @@
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// ANCHOR: error-class
 pub enum ErrorClass {
     /// Transient: throttling, timeouts, a concurrent attempt. Trying again may succeed.
     Retryable,
@@ -13,6 +14,7 @@ pub enum ErrorClass {
     /// Nothing the client can fix: configuration or stored state is wrong. Alert a person.
     Rejected,
 }
+// ANCHOR_END: error-class
 
 impl ErrorClass {
     /// The Lambda error type the state machine's `Retry` and `Catch` match.

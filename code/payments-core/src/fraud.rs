@@ -57,6 +57,7 @@ pub enum FraudSignal {
     RoundAmount,
 }
 
+// ANCHOR: weights
 impl FraudSignal {
     fn weight(&self) -> u32 {
         match self {
@@ -68,6 +69,7 @@ impl FraudSignal {
         }
     }
 }
+// ANCHOR_END: weights
 
 /// The fraud-detector's answer, as the state machine's `Choice` reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,6 +79,7 @@ pub struct FraudAssessment {
     pub signals: Vec<FraudSignal>,
 }
 
+// ANCHOR: assess
 /// Scores a payment against the merchant's recent payments (other transactions only).
 pub fn assess(
     payment: &Payment,
@@ -135,6 +138,7 @@ pub fn assess(
         signals,
     }
 }
+// ANCHOR_END: assess
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FraudError {

@@ -85,6 +85,7 @@ pub enum OnExisting {
     Expired,
 }
 
+// ANCHOR: on-existing
 /// Powertools' decision after a failed conditional claim.
 pub fn on_existing(record: &DecisionRecord, payload_hash: &str, now_ms: u64) -> OnExisting {
     match record.status_at(now_ms) {
@@ -100,6 +101,7 @@ pub fn on_existing(record: &DecisionRecord, payload_hash: &str, now_ms: u64) -> 
         RecordStatus::Expired => OnExisting::Expired,
     }
 }
+// ANCHOR_END: on-existing
 
 #[cfg(test)]
 mod tests {

@@ -62,6 +62,7 @@ impl Payment {
         Payment::from_value(&value)
     }
 
+    // ANCHOR: parse
     /// Parses a JSON value; exactly the fields of [`FIELDS`] must be present.
     pub fn from_value(value: &Value) -> Result<Payment, InvalidPayment> {
         let object = value
@@ -130,6 +131,7 @@ impl Payment {
             )?,
         })
     }
+    // ANCHOR_END: parse
 
     /// A stable, non-reversible fingerprint of the payment token (SHA-256, first 16 bytes):
     /// enough to count a card's payments, useless to charge it.

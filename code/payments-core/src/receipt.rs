@@ -131,6 +131,7 @@ impl Classify for NotifyError {
     }
 }
 
+// ANCHOR: notify
 /// Handles one queued settlement: sign, archive, announce. Safe to repeat.
 pub async fn notify(
     body: &str,
@@ -155,6 +156,7 @@ pub async fn notify(
     announcer.announce("Payment settled", &message).await?;
     Ok(signed)
 }
+// ANCHOR_END: notify
 
 #[cfg(test)]
 mod tests {

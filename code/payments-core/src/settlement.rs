@@ -114,6 +114,7 @@ impl Classify for SettlementError {
 /// The audit event name of a decision; one per transaction.
 pub const DECISION_EVENT: &str = "DECISION";
 
+// ANCHOR: settle
 /// Records the decision once and answers; a replay answers with the recorded decision.
 pub async fn settle(
     store: &impl DecisionStore,
@@ -180,6 +181,7 @@ pub async fn settle(
         },
     }
 }
+// ANCHOR_END: settle
 
 fn answer_existing(
     record: &idempotency::DecisionRecord,

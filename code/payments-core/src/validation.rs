@@ -51,6 +51,7 @@ pub struct ValidationOutcome {
     pub rejections: Vec<Rejection>,
 }
 
+// ANCHOR: validate
 /// Applies the merchant's rules, or the defaults where the merchant sets none.
 pub fn validate(
     payment: &Payment,
@@ -106,6 +107,7 @@ pub fn validate(
         rejections,
     }
 }
+// ANCHOR_END: validate
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidateError {

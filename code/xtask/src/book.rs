@@ -24,9 +24,19 @@ pub fn build(project: &Project) -> Result<(), String> {
     }
 }
 
+/// The workspace crates the book's Rust examples use, built into a target dir of their own
+/// so rustdoc finds exactly one rlib of each (`-L target/mdbook/debug/deps`).
+const BOOK_CRATES: [&str; 1] = ["payments-core"];
+
 /// Compiles and runs every Rust block of the book with rustdoc.
 pub fn test(project: &Project) -> Result<(), String> {
+    let mut build = shell::command(project, "cargo");
+    build.args(["build", "--locked", "--target-dir", "target/mdbook"]);
+    for krate in BOOK_CRATES {
+        build.args(["--package", krate]);
+    }
+    shell::run(build)?;
     let mut mdbook = shell::command(project, "mdbook");
-    mdbook.arg("test");
+    mdbook.args(["test", "-L", "target/mdbook/debug/deps"]);
     shell::run(mdbook)
 }

@@ -3,6 +3,7 @@
 
 mod book;
 mod browser;
+mod package;
 mod project;
 mod shell;
 mod stages;
@@ -19,6 +20,7 @@ usage: cargo xtask <command>
   setup     install every pinned tool (DESIGN.md §6); skips tools already at their version
   test      run every check in order and print a stage table (what CI runs)
   up        the main job: build the book and the function packages, and report them
+  package   build one Lambda zip per function into target/lambda/packages
   book      build the book into target/book/html
   regen     regenerate the checked-in tables the tests produce (then commit them)
 ";
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Some("up") => up::run(&project),
         Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
         Some("regen") => test::regenerate(&project),
+        Some("package") => tools::setup(&project).and_then(|()| package::run(&project)),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

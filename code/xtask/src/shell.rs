@@ -50,3 +50,11 @@ pub fn describe(command: &Command) -> String {
     parts.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
 }
+
+/// A path shown relative to the repository root.
+pub fn relative(project: &Project, path: &std::path::Path) -> String {
+    path.strip_prefix(&project.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

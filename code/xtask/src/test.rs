@@ -2,7 +2,7 @@
 
 use crate::project::Project;
 use crate::stages::{run_all, stage};
-use crate::{book, browser, shell, tools};
+use crate::{book, browser, package, shell, tools};
 
 /// The root package, whose integration tests each get a stage of their own.
 const ROOT_PACKAGE: &str = "payment-workflow-book";
@@ -38,7 +38,7 @@ pub fn run(project: &Project) -> Result<(), String> {
                 "warnings",
             ])
         }),
-        stage("cargo test (unit)", || {
+        stage("cargo test (crates + emulator adapters)", || {
             cargo(&["test", "--locked", "--workspace", "--exclude", ROOT_PACKAGE])?;
             cargo(&["test", "--locked", "--package", ROOT_PACKAGE, "--lib"])
         }),
@@ -58,6 +58,7 @@ pub fn run(project: &Project) -> Result<(), String> {
         stage("mdbook build + link check", || book::build(project)),
         stage("mdbook test", || book::test(project)),
         stage("book drift check", || root_test("book_drift")),
+        stage("package (cargo lambda)", || package::run(project)),
         stage("browser check", || browser::check(project)).after("mdbook build + link check"),
     ];
     // ANCHOR_END: stages

@@ -1,23 +1,21 @@
-//! `cargo xtask up`: the main job. Today it builds the book and reports what exists; the
-//! template deployment to the local emulator joins it with issue [E] — nothing is faked.
+//! `cargo xtask up`: the main job. Today it builds the book and the function packages and
+//! reports them; deployment to the local emulator joins it with issue E — nothing is faked.
 
 use crate::project::Project;
-use crate::{book, tools};
+use crate::{book, package, tools};
 
 pub fn run(project: &Project) -> Result<(), String> {
     tools::setup(project)?;
     book::build(project)?;
+    package::run(project)?;
     println!("\n== up: what was produced");
     println!(
-        "  book      {}",
+        "  book       {}",
         project.target("book/html/index.html").display()
     );
-    let functions = project.path("code/functions");
-    if functions.is_dir() {
-        println!("  functions {}", functions.display());
-    } else {
-        println!("  functions none yet: code/functions/ arrives with issue [C]");
-    }
-    println!("  deploy    not built yet: the local emulator arrives with issue [E]");
+    println!("  packages   {}", package::packages_dir(project).display());
+    println!(
+        "  deployment not built yet: the local emulator and sample payments arrive with issue E"
+    );
     Ok(())
 }
