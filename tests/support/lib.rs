@@ -6,5 +6,6 @@ pub mod anchors;
 pub mod budget;
 pub mod drift;
 pub mod generated;
+pub mod policy;
 pub mod repo;
 pub mod template;

@@ -93,21 +93,29 @@ pub fn run_all(stages: Vec<Stage<'_>>) -> Result<(), String> {
 }
 
 fn print_table(results: &[(&'static str, Outcome, f64)]) {
-    let width = results
-        .iter()
-        .map(|(name, _, _)| name.len())
-        .max()
-        .unwrap_or(5)
-        .max(5);
-    println!("\n| {:width$} | result | seconds |", "stage");
-    println!("|{}|--------|---------|", "-".repeat(width + 2));
+    let label = |outcome: &Outcome| match outcome {
+        Outcome::Passed => "pass".to_string(),
+        Outcome::Failed(_) => "FAIL".to_string(),
+        Outcome::NotRun(needed) => format!("not run (needs {needed})"),
+    };
+    let widest =
+        |texts: Vec<usize>, least: usize| texts.into_iter().max().unwrap_or(least).max(least);
+    let width = widest(results.iter().map(|(name, _, _)| name.len()).collect(), 5);
+    let result_width = widest(results.iter().map(|(_, o, _)| label(o).len()).collect(), 6);
+    println!(
+        "\n| {:width$} | {:result_width$} | seconds |",
+        "stage", "result"
+    );
+    println!(
+        "|{}|{}|---------|",
+        "-".repeat(width + 2),
+        "-".repeat(result_width + 2)
+    );
     for (name, outcome, seconds) in results {
-        let result = match outcome {
-            Outcome::Passed => "pass".to_string(),
-            Outcome::Failed(_) => "FAIL".to_string(),
-            Outcome::NotRun(needed) => format!("not run (needs {needed})"),
-        };
-        println!("| {name:width$} | {result:6} | {seconds:7.1} |");
+        println!(
+            "| {name:width$} | {:result_width$} | {seconds:7.1} |",
+            label(outcome)
+        );
     }
     println!();
 }

@@ -55,6 +55,7 @@ pub fn run(project: &Project) -> Result<(), String> {
             shell::run(shell::command(project, "cfn-lint"))
         }),
         stage("template tests", || root_test("template")),
+        stage("policy (cfn-guard + checkov)", || root_test("policy")),
         stage("mdbook build + link check", || book::build(project)),
         stage("mdbook test", || book::test(project)),
         stage("book drift check", || root_test("book_drift")),
