@@ -189,3 +189,47 @@ fn design_buckets_block_public_access_and_refuse_plain_http() {
         assert!(denies_http, "{id} must deny requests without TLS");
     }
 }
+
+#[test]
+fn design_stack_policy_forbids_replacing_or_deleting_every_retained_data_resource() {
+    let path = payment_workflow_book::repo::root().join("templates/stack-policy.json");
+    let policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let deny = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .expect("a Deny statement");
+    let actions: Vec<&str> = deny["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(actions.contains(&"Update:Replace") && actions.contains(&"Update:Delete"));
+    let protected: Vec<&str> = deny["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    for (id, resource) in template().resources() {
+        let data = ["AWS::DynamoDB::Table", "AWS::KMS::Key"]
+            .contains(&resource["Type"].as_str().unwrap())
+            || id == "ArchiveBucket";
+        if data {
+            assert!(
+                protected.contains(&format!("LogicalResourceId/{id}").as_str()),
+                "{id} is not protected"
+            );
+        }
+    }
+    for resource in protected {
+        let id = resource.trim_start_matches("LogicalResourceId/");
+        assert!(
+            !template().resource(id).is_null(),
+            "the policy names a missing resource {id}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 mod book;
 mod browser;
+mod deploy;
 mod package;
 mod project;
 mod shell;
@@ -20,7 +21,11 @@ usage: cargo xtask <command>
   setup     install every pinned tool (DESIGN.md §6); skips tools already at their version
   test      run every check in order and print a stage table (what CI runs)
   up        the main job: build the book and the function packages, and report them
-  package   build one Lambda zip per function into target/lambda/packages
+  package   build one Lambda zip per function into target/lambda/packages [--arm64]
+  deploy    deploy to AWS by change set: --env dev|staging|prod [--profile P] [--region R]
+            [--dry-run] [--yes]
+  destroy   delete a dev or staging stack (data resources are retained): --env dev [--dry-run]
+  runbook   print the operator's commands for an environment (runs nothing): --env prod
   book      build the book into target/book/html
   regen     regenerate the checked-in tables the tests produce (then commit them)
 ";
@@ -34,7 +39,13 @@ fn main() -> ExitCode {
         Some("up") => up::run(&project),
         Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
         Some("regen") => test::regenerate(&project),
-        Some("package") => tools::setup(&project).and_then(|()| package::run(&project)),
+        Some("package") => {
+            let arm64 = args.iter().any(|a| a == "--arm64");
+            tools::setup(&project).and_then(|()| package::run(&project, arm64))
+        }
+        Some("deploy") => deploy::run(&project, &args[1..]),
+        Some("destroy") => deploy::destroy(&project, &args[1..]),
+        Some("runbook") => deploy::runbook(&project, &args[1..]),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -2,8 +2,9 @@
 //! cargo-lambda in release mode, named as the template's S3 keys expect:
 //! `target/lambda/packages/<function>.zip`.
 //!
-//! Here the zips are x86_64: this machine has no aarch64 standard library. The arm64
-//! zips the template deploys are built by `.github/workflows/release.yml`.
+//! By default the zips are x86_64, which this machine can build (it has no aarch64
+//! standard library) and the local emulator runs. `--arm64` builds what the template
+//! deploys (Graviton); the release and deploy workflows use it.
 
 use crate::project::Project;
 use crate::shell;
@@ -27,18 +28,12 @@ pub fn packages_dir(project: &Project) -> PathBuf {
     project.target("lambda/packages")
 }
 
-pub fn run(project: &Project) -> Result<(), String> {
+pub fn run(project: &Project, arm64: bool) -> Result<(), String> {
     let functions = functions(project)?;
     let mut build = shell::command(project, "cargo");
     build
-        .args([
-            "lambda",
-            "build",
-            "--release",
-            "--x86-64",
-            "--output-format",
-            "zip",
-        ])
+        .args(["lambda", "build", "--release", "--output-format", "zip"])
+        .arg(if arm64 { "--arm64" } else { "--x86-64" })
         // zig, cargo-lambda's linker, caches its work here (ignored by git).
         .env("XDG_CACHE_HOME", project.path(".tools/cache"));
     for function in &functions {

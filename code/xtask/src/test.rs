@@ -59,7 +59,7 @@ pub fn run(project: &Project) -> Result<(), String> {
         stage("mdbook build + link check", || book::build(project)),
         stage("mdbook test", || book::test(project)),
         stage("book drift check", || root_test("book_drift")),
-        stage("package (cargo lambda)", || package::run(project)),
+        stage("package (cargo lambda)", || package::run(project, false)),
         stage("browser check", || browser::check(project)).after("mdbook build + link check"),
     ];
     // ANCHOR_END: stages
@@ -75,6 +75,11 @@ pub fn regenerate(project: &Project) -> Result<(), String> {
         .args(["test", "--locked", "--package", ROOT_PACKAGE, "--tests"])
         .env("UPDATE_GENERATED", "1");
     shell::run(cargo)?;
+    let mut xtask = shell::command(project, "cargo");
+    xtask
+        .args(["test", "--locked", "--package", "xtask"])
+        .env("UPDATE_GENERATED", "1");
+    shell::run(xtask)?;
     println!("regenerated; review and commit with `git diff`");
     Ok(())
 }

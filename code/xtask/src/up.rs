@@ -7,7 +7,7 @@ use crate::{book, package, tools};
 pub fn run(project: &Project) -> Result<(), String> {
     tools::setup(project)?;
     book::build(project)?;
-    package::run(project)?;
+    package::run(project, false)?;
     println!("\n== up: what was produced");
     println!(
         "  book       {}",
