@@ -179,3 +179,33 @@ fn design_every_workflow_outcome_maps_to_a_typed_response() {
         );
     }
 }
+
+#[test]
+fn design_the_api_model_and_the_domain_accept_the_same_fields() {
+    // The API refuses what the model does not name and the functions refuse what the domain
+    // does not parse; the two lists must be one.
+    let schema = at(
+        template().resource("PaymentRequestModel"),
+        "Properties.Schema",
+    );
+    let mut declared: Vec<&str> = schema["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .collect();
+    let mut required: Vec<&str> = schema["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let mut domain = payments_core::payment::FIELDS.to_vec();
+    declared.sort();
+    required.sort();
+    domain.sort();
+    assert_eq!(declared, domain);
+    assert_eq!(required, domain);
+    let maximum = schema["properties"]["amount_minor"]["maximum"].as_u64();
+    assert_eq!(maximum, Some(payments_core::payment::MAX_AMOUNT_MINOR));
+}

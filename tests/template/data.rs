@@ -1,6 +1,6 @@
 //! 000 §C4 and §C5: the DynamoDB tables and the archive bucket.
 
-use crate::template;
+use crate::{denies_plain_http, template};
 use payment_workflow_book::template::{at, getatt_target, ref_target, sub_text};
 use serde_yaml::Value;
 
@@ -178,14 +178,7 @@ fn design_buckets_block_public_access_and_refuse_plain_http() {
             .iter()
             .find(|(_, p)| ref_target(at(p, "Properties.Bucket")) == Some(id))
             .unwrap_or_else(|| panic!("{id} has no bucket policy"));
-        let denies_http = at(policy.1, "Properties.PolicyDocument.Statement")
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .any(|s| {
-                s["Effect"].as_str() == Some("Deny")
-                    && s["Condition"]["Bool"]["aws:SecureTransport"].as_str() == Some("false")
-            });
+        let denies_http = denies_plain_http(at(policy.1, "Properties.PolicyDocument.Statement"));
         assert!(denies_http, "{id} must deny requests without TLS");
     }
 }

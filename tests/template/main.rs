@@ -31,3 +31,32 @@ pub const FUNCTIONS: [(&str, &str, u64); 5] = [
 
 /// The four functions 000 §C2 names.
 pub const SPEC_FUNCTIONS: [&str; 4] = ["Validator", "FraudDetector", "Settlement", "Notification"];
+
+/// Every inline policy statement of every role, with the role's logical id.
+pub fn role_statements() -> Vec<(&'static str, &'static serde_yaml::Value)> {
+    let mut statements = Vec::new();
+    for (id, role) in template().of_type("AWS::IAM::Role") {
+        for policy in role["Properties"]["Policies"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            for statement in policy["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+            {
+                statements.push((id, statement));
+            }
+        }
+    }
+    statements
+}
+
+/// True when a policy document's statements deny requests made without TLS.
+pub fn denies_plain_http(statements: &serde_yaml::Value) -> bool {
+    statements.as_sequence().into_iter().flatten().any(|s| {
+        s["Effect"].as_str() == Some("Deny")
+            && s["Condition"]["Bool"]["aws:SecureTransport"].as_str() == Some("false")
+    })
+}

@@ -1,6 +1,6 @@
 //! 000 SECURITY and seed 004's customer-managed keys: encryption, secrets, least privilege.
 
-use crate::template;
+use crate::{denies_plain_http, role_statements, template};
 use payment_workflow_book::template::{at, getatt_target, ref_target, scalar, walk};
 use regex::Regex;
 use serde_yaml::Value;
@@ -127,56 +127,36 @@ const UNSCOPED_ACTIONS: [&str; 14] = [
 
 #[test]
 fn design_iam_policies_grant_named_actions_on_named_resources() {
-    let t = template();
-    for (id, role) in t.of_type("AWS::IAM::Role") {
-        for policy in at(role, "Properties.Policies")
-            .as_sequence()
-            .into_iter()
-            .flatten()
-        {
-            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
-                let actions: Vec<String> = match &statement["Action"] {
-                    Value::Sequence(list) => list.iter().filter_map(scalar).collect(),
-                    other => scalar(other).into_iter().collect(),
-                };
-                for action in &actions {
-                    assert!(!action.ends_with('*'), "{id}: wildcard action {action}");
-                }
-                if statement["Resource"].as_str() == Some("*") {
-                    for action in &actions {
-                        assert!(
-                            UNSCOPED_ACTIONS.contains(&action.as_str()),
-                            "{id}: {action} on \"*\""
-                        );
-                    }
-                }
-            }
+    for (id, statement) in role_statements() {
+        let actions: Vec<String> = match &statement["Action"] {
+            Value::Sequence(list) => list.iter().filter_map(scalar).collect(),
+            other => scalar(other).into_iter().collect(),
+        };
+        for action in &actions {
+            assert!(!action.ends_with('*'), "{id}: wildcard action {action}");
+            let unscoped = UNSCOPED_ACTIONS.contains(&action.as_str());
+            assert!(
+                statement["Resource"].as_str() != Some("*") || unscoped,
+                "{id}: {action} on \"*\""
+            );
         }
+    }
+    for (id, role) in template().of_type("AWS::IAM::Role") {
+        let managed = !at(role, "Properties.ManagedPolicyArns").is_null();
         assert!(
-            at(role, "Properties.ManagedPolicyArns").is_null() || id == "ApiGatewayCloudWatchRole",
-            "{id}"
+            !managed || id == "ApiGatewayCloudWatchRole",
+            "{id} attaches a managed policy"
         );
     }
 }
 
 #[test]
 fn design_key_use_by_functions_is_limited_to_named_services() {
-    let t = template();
-    for (id, role) in t.of_type("AWS::IAM::Role") {
-        for policy in at(role, "Properties.Policies")
-            .as_sequence()
-            .into_iter()
-            .flatten()
-        {
-            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
-                let text = serde_yaml::to_string(&statement["Action"]).unwrap();
-                if text.contains("kms:") {
-                    assert!(
-                        !statement["Condition"]["StringEquals"]["kms:ViaService"].is_null(),
-                        "{id}"
-                    );
-                }
-            }
+    for (id, statement) in role_statements() {
+        let actions = serde_yaml::to_string(&statement["Action"]).unwrap();
+        if actions.contains("kms:") {
+            let via = &statement["Condition"]["StringEquals"]["kms:ViaService"];
+            assert!(!via.is_null(), "{id}: key use without kms:ViaService");
         }
     }
 }
@@ -188,16 +168,7 @@ fn design_topics_and_queues_refuse_plain_http() {
     policies.extend(t.of_type("AWS::SQS::QueueInlinePolicy"));
     let protected: Vec<String> = policies
         .iter()
-        .filter(|(_, p)| {
-            at(p, "Properties.PolicyDocument.Statement")
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .any(|s| {
-                    s["Effect"].as_str() == Some("Deny")
-                        && s["Condition"]["Bool"]["aws:SecureTransport"].as_str() == Some("false")
-                })
-        })
+        .filter(|(_, p)| denies_plain_http(at(p, "Properties.PolicyDocument.Statement")))
         .flat_map(|(_, p)| {
             let mut targets: Vec<String> = at(p, "Properties.Topics")
                 .as_sequence()
