@@ -20,7 +20,9 @@ usage: cargo xtask <command>
 
   setup     install every pinned tool (DESIGN.md §6); skips tools already at their version
   test      run every check in order and print a stage table (what CI runs)
-  up        the main job: build the book and the function packages, and report them
+  up        the main job: build the book and packages, deploy to the embedded AWS, run payments
+            [--once: exit after the report instead of waiting for Ctrl-C]
+  down      stop the embedded AWS that `up` left running
   package   build one Lambda zip per function into target/lambda/packages [--arm64]
   deploy    deploy to AWS by change set: --env dev|staging|prod [--profile P] [--region R]
             [--dry-run] [--yes]
@@ -36,7 +38,8 @@ fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("setup") => tools::setup(&project),
         Some("test") => test::run(&project),
-        Some("up") => up::run(&project),
+        Some("up") => up::run(&project, &args[1..]),
+        Some("down") => up::down(&project),
         Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
         Some("regen") => test::regenerate(&project),
         Some("package") => {

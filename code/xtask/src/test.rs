@@ -2,7 +2,7 @@
 
 use crate::project::Project;
 use crate::stages::{run_all, stage};
-use crate::{book, browser, package, shell, tools};
+use crate::{book, browser, package, shell, tools, up};
 
 /// The root package, whose integration tests each get a stage of their own.
 const ROOT_PACKAGE: &str = "payment-workflow-book";
@@ -60,6 +60,10 @@ pub fn run(project: &Project) -> Result<(), String> {
         stage("mdbook test", || book::test(project)),
         stage("book drift check", || root_test("book_drift")),
         stage("package (cargo lambda)", || package::run(project, false)),
+        stage("end to end (embedded AWS)", || {
+            up::emulate(project, up::Mode::Check)
+        })
+        .after("package (cargo lambda)"),
         stage("browser check", || browser::check(project)).after("mdbook build + link check"),
     ];
     // ANCHOR_END: stages
