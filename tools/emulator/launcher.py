@@ -272,10 +272,36 @@ def bootstrap_of(function):
     return path
 
 
+FAULTS = threading.Lock()
+
+
+def injected_fault(function_name):
+    """Test-only switch of the end-to-end suite: `faults.json` in the work dir maps a
+    function name to a number of invocations to fail with an error type, e.g.
+    {"payment-settlement-local": {"remaining": 2, "error": "RetryableError"}}. The real
+    function is not run for those invocations."""
+    path = os.path.join(WORK_DIR, "faults.json")
+    with FAULTS:
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            faults = json.load(f)
+        fault = faults.get(function_name)
+        if not fault or fault["remaining"] <= 0:
+            return None
+        fault["remaining"] -= 1
+        with open(path, "w") as f:
+            json.dump(faults, f)
+        return fault["error"]
+
+
 def patch_lambda():
     from moto.awslambda.models import LambdaFunction
 
     def invoke(self, event=None):
+        fault = injected_fault(self.function_name)
+        if fault is not None:
+            return json.dumps({"errorType": fault, "errorMessage": "injected by the end-to-end suite"}), True, ""
         payload = json.dumps(event if event is not None else {})
         request_id = str(uuid.uuid4())
         timeout_s = int(self.timeout or 3)

@@ -61,7 +61,7 @@ pub fn run(project: &Project) -> Result<(), String> {
         stage("book drift check", || root_test("book_drift")),
         stage("package (cargo lambda)", || package::run(project, false)),
         stage("end to end (embedded AWS)", || {
-            up::emulate(project, up::Mode::Check)
+            up::emulate(project, up::Mode::Suite)
         })
         .after("package (cargo lambda)"),
         stage("browser check", || browser::check(project)).after("mdbook build + link check"),
@@ -70,8 +70,9 @@ pub fn run(project: &Project) -> Result<(), String> {
     run_all(stages)
 }
 
-/// Reruns the root package's tests with `UPDATE_GENERATED=1`, so each test that owns a
-/// generated table rewrites it instead of comparing (tests/support/generated.rs).
+/// Reruns every test that owns a generated table with `UPDATE_GENERATED=1`, so it rewrites
+/// the table instead of comparing (tests/support/generated.rs): the root package's tests,
+/// xtask's own, and the end-to-end suite.
 pub fn regenerate(project: &Project) -> Result<(), String> {
     tools::setup(project)?;
     let mut cargo = shell::command(project, "cargo");
@@ -84,6 +85,8 @@ pub fn regenerate(project: &Project) -> Result<(), String> {
         .args(["test", "--locked", "--package", "xtask"])
         .env("UPDATE_GENERATED", "1");
     shell::run(xtask)?;
+    package::run(project, false)?;
+    up::emulate(project, up::Mode::Regenerate)?;
     println!("regenerated; review and commit with `git diff`");
     Ok(())
 }

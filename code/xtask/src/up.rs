@@ -26,44 +26,50 @@ pub fn run(project: &Project, args: &[String]) -> Result<(), String> {
     emulate(project, if once { Mode::Once } else { Mode::Serve })
 }
 
-/// How the emulator scenario runs.
+/// How the embedded AWS is used.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Report, then keep serving until Ctrl-C.
+    /// `up`: deploy, run the sample payments, report, keep serving until Ctrl-C.
     Serve,
-    /// Report and stop.
+    /// `up --once`: the same, then stop.
     Once,
-    /// Report, stop, and fail unless every sample ends as expected and the checked-in
-    /// results match (the end-to-end stage of `cargo xtask test`).
-    Check,
-    /// Like `Check`, but rewrite the checked-in results (`cargo xtask regen`).
+    /// The end-to-end suite (`tests/e2e/suite.py`) on a fresh emulator; fails on any missing
+    /// evidence or on results that differ from the checked-in table.
+    Suite,
+    /// The suite, rewriting the checked-in table (`cargo xtask regen`).
     Regenerate,
 }
 
-/// Runs the emulator scenario in the given mode.
 pub fn emulate(project: &Project, mode: Mode) -> Result<(), String> {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free loopback port: {e}"))?
         .port();
+    let script = match mode {
+        Mode::Serve | Mode::Once => "tools/emulator/up.py",
+        Mode::Suite | Mode::Regenerate => "tests/e2e/suite.py",
+    };
     let mut driver = shell::command(project, project.venv().join("bin/python"));
     driver
-        .arg(project.path("tools/emulator/up.py"))
+        .arg(project.path(script))
         .arg("--repo")
         .arg(&project.root)
         .args(["--port", &port.to_string(), "--work-dir"])
         .arg(project.path(WORK_DIR));
-    if mode != Mode::Serve {
-        driver.arg("--once");
-    }
-    if matches!(mode, Mode::Check | Mode::Regenerate) {
-        driver
-            .arg("--check")
-            .arg("--results")
-            .arg(project.path(RESULTS));
-    }
-    if mode == Mode::Regenerate {
-        driver.env("UPDATE_GENERATED", "1");
+    match mode {
+        Mode::Serve => {}
+        Mode::Once => {
+            driver.arg("--once");
+        }
+        Mode::Suite => {
+            driver.arg("--results").arg(project.path(RESULTS));
+        }
+        Mode::Regenerate => {
+            driver
+                .arg("--results")
+                .arg(project.path(RESULTS))
+                .env("UPDATE_GENERATED", "1");
+        }
     }
     shell::run(driver)
 }
