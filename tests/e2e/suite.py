@@ -188,6 +188,29 @@ class Suite:
                    balanced and len(alerted) == len(failed) and len(recorded) == len(settled) + len(declined))
 
 
+    # 7
+    def failing_notification(self):
+        """A notification that keeps failing reaches the DLQ after maxReceiveCount (5)
+        receives. The queue's 60 s visibility timeout is kept, so this takes minutes."""
+        self.inject("payment-notification-local", 1000)
+        body = up.payment()
+        status, output, _, _ = self.run(body)
+        dlq = self.aws["sqs"].get_queue_url(QueueName="payment-notifications-dlq-local")["QueueUrl"]
+        parked = []
+        deadline = time.time() + 480
+        while not parked and time.time() < deadline:
+            time.sleep(5)
+            messages = self.aws["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10,
+                                                       VisibilityTimeout=0).get("Messages", [])
+            parked = [m for m in messages if body["transaction_id"] in m["Body"]]
+        self.inject("payment-notification-local", 0)
+        self.check("7 a notification that keeps failing: settled, no receipt, message kept in the DLQ",
+                   f"{output.get('outcome')}, {len(self.receipts(body['transaction_id'], wait=False))} receipt, "
+                   f"{len(parked)} DLQ message",
+                   output.get("outcome") == "SETTLED" and len(parked) == 1
+                   and not self.receipts(body["transaction_id"], wait=False))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", required=True)
@@ -208,7 +231,7 @@ def main():
         up.seed_merchants(aws, outputs)
         suite = Suite(aws, outputs, args.port, args.work_dir)
         for scenario in [suite.approved, suite.declined_and_invalid, suite.transient_faults,
-                         suite.concurrent_duplicates, suite.batch]:
+                         suite.concurrent_duplicates, suite.batch, suite.failing_notification]:
             scenario()
     finally:
         emulator.terminate()

@@ -9,7 +9,8 @@ The template is deployed to it unchanged; every gap is closed here (DESIGN.md se
   CloudFormation creates them in, and `StartSyncExecution` is answered.
 * Lambda: an invocation runs the function's real `bootstrap` from the zip CloudFormation
   deployed, speaking the Lambda Runtime API to a server here, with the function's
-  template environment plus `AWS_ENDPOINT_URL` pointing back at this emulator.
+  template environment plus `AWS_ENDPOINT_URL` pointing back at this emulator; a poller
+  redelivers SQS messages as Lambda does, so failures reach the dead-letter queue.
 
 Usage: python launcher.py --port PORT --work-dir DIR
 """
@@ -338,6 +339,58 @@ def patch_lambda():
     LambdaFunction._invoke_lambda = invoke
 
 
+def start_queue_poller():
+    """Lambda's SQS poller, which moto lacks (it invokes once, when a message is sent, and
+    never again). Every second each enabled queue mapping receives a batch with the queue's
+    own visibility timeout; successful records are deleted, records named in
+    `batchItemFailures` and every record of a failed invocation stay until their
+    visibility timeout ends, and moto's redrive moves a message to the DLQ after
+    `maxReceiveCount` receives."""
+    from moto.awslambda.utils import get_backend
+    from moto.sqs.models import sqs_backends
+
+    def poll():
+        while True:
+            time.sleep(1)
+            for account_id, regions in list(sqs_backends.items()):
+                for region, backend in list(regions.items()):
+                    for queue in list(backend.queues.values()):
+                        for function_arn, mapping in list(queue.lambda_event_source_mappings.items()):
+                            if mapping.enabled:
+                                deliver(backend, queue, function_arn, mapping, get_backend(account_id, region))
+
+    def deliver(backend, queue, function_arn, mapping, lambda_backend):
+        messages = backend.receive_message(queue.name, mapping.batch_size, 0, queue.visibility_timeout)
+        if not messages:
+            return
+        event = {"Records": [{
+            "messageId": m.id,
+            "receiptHandle": m.receipt_handle,
+            "body": m.body,
+            "attributes": {"ApproximateReceiveCount": str(m.approximate_receive_count)},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue.queue_arn,
+            "awsRegion": queue.region,
+        } for m in messages]}
+        headers = {}
+        try:
+            body = lambda_backend.invoke(function_arn, None, json.dumps(event), {}, headers)
+        except Exception:
+            return
+        if "x-amz-function-error" in headers:
+            return
+        try:
+            failed = {f["itemIdentifier"] for f in json.loads(body or b"{}").get("batchItemFailures", [])}
+        except (ValueError, AttributeError):
+            failed = set()
+        for message in messages:
+            if message.id not in failed:
+                backend.delete_message(queue.name, message.receipt_handle)
+
+    threading.Thread(target=poll, daemon=True).start()
+
+
 def main():
     global PORT, WORK_DIR
     parser = argparse.ArgumentParser()
@@ -352,6 +405,7 @@ def main():
     patch_cloudformation()
     patch_step_functions()
     patch_lambda()
+    start_queue_poller()
     from moto.server import main as moto_main
 
     moto_main(["-H", "127.0.0.1", "-p", str(PORT)])
