@@ -23,7 +23,6 @@ from botocore.config import Config
 
 REGION = "eu-west-1"
 STACK = "payment-workflow-local"
-FUNCTIONS = ["validator", "fraud-detector", "settlement", "notification", "secret-rotation"]
 
 
 def clients(port):
@@ -67,7 +66,8 @@ def parameters(repo):
 def deploy(repo, aws, values):
     bucket, prefix = values["ArtifactBucket"], values["ArtifactKeyPrefix"]
     aws["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for function in FUNCTIONS:
+    # One package per function crate, as `cargo xtask package` builds them.
+    for function in sorted(os.listdir(os.path.join(repo, "code", "functions"))):
         path = os.path.join(repo, "target", "lambda", "packages", f"{function}.zip")
         with open(path, "rb") as package:
             aws["s3"].put_object(Bucket=bucket, Key=f"{prefix}/{function}.zip", Body=package.read())
