@@ -174,7 +174,7 @@ def samples(aws, outputs):
     return results
 
 
-def where_the_data_lies(aws, outputs, port):
+def where_the_data_lies(aws, outputs):
     table = outputs["TransactionsTableArn"].split("/")[-1]
     audit = outputs["AuditLogsTableArn"].split("/")[-1]
     bucket = outputs["ArchiveBucketName"]
@@ -222,7 +222,7 @@ def main():
             verdict = "yes" if got == expected else "NO, expected " + str(expected)
             print(f"| {name} | {tid} | {got[0]} | {got[1]} | {got[2]} | {elapsed} | {verdict} |")
         print("\n== where the data lies\n")
-        for place, count, what in where_the_data_lies(aws, outputs, args.port):
+        for place, count, what in where_the_data_lies(aws, outputs):
             print(f"   {place}: {count} {what}")
         print(f"\n   function logs: {args.work_dir}/logs/   emulator log: {args.work_dir}/emulator.log")
         if not args.once:
