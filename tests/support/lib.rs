@@ -3,7 +3,9 @@
 //! unit-tested against fixtures that must fail, not only against the real files.
 
 pub mod anchors;
+pub mod bench;
 pub mod budget;
+pub mod capacity;
 pub mod drift;
 pub mod generated;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's own tooling, in Rust so it needs nothing the
 //! workspace does not already have. README.md names the two commands users run.
 
+mod bench;
 mod book;
 mod browser;
 mod deploy;
@@ -28,6 +29,9 @@ usage: cargo xtask <command>
             [--dry-run] [--yes]
   destroy   delete a dev or staging stack (data resources are retained): --env dev [--dry-run]
   runbook   print the operator's commands for an environment (runs nothing): --env prod
+  bench     measure every function side by side with the floor and the Python baseline,
+            record bench/results.json and regenerate the book's tables [--smoke: a short
+            run that checks every answer and records nothing]
   book      build the book into target/book/html
   regen     regenerate the checked-in tables the tests produce (then commit them)
 ";
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&project),
         Some("up") => up::run(&project, &args[1..]),
         Some("down") => up::down(&project),
+        Some("bench") => bench::run(&project, &args[1..]),
         Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
         Some("regen") => test::regenerate(&project),
         Some("package") => {

@@ -2,7 +2,7 @@
 
 use crate::project::Project;
 use crate::stages::{run_all, stage};
-use crate::{book, browser, package, shell, tools, up};
+use crate::{bench, book, browser, package, shell, tools, up};
 
 /// The root package, whose integration tests each get a stage of their own.
 const ROOT_PACKAGE: &str = "payment-workflow-book";
@@ -64,6 +64,13 @@ pub fn run(project: &Project) -> Result<(), String> {
             up::emulate(project, up::Mode::Suite)
         })
         .after("package (cargo lambda)"),
+        // Every benchmark row, briefly: the harness works and every answer is right.
+        // Timings are printed, never compared; `cargo xtask bench` records them.
+        stage("bench harness (smoke)", || bench::measure(project, true))
+            .after("package (cargo lambda)"),
+        stage("bench tables (capacity, cost)", || {
+            root_test("bench_tables")
+        }),
         stage("browser check", || browser::check(project)).after("mdbook build + link check"),
     ];
     // ANCHOR_END: stages

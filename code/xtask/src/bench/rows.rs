@@ -1,0 +1,241 @@
+//! The rows of the side-by-side table: what runs, against which backend, with which events,
+//! and what a right answer looks like.
+
+use super::driver::Spec;
+use crate::package;
+use crate::project::Project;
+use payment_workflow_book::template::Template;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The merchant the sample payments belong to; `tools/emulator/up.py` seeds the same one
+/// into the emulator's merchants table.
+fn merchants() -> Value {
+    json!({"merchant-001": {
+        "merchant_id": "merchant-001",
+        "active": true,
+        "currencies": {"EUR": {"min_amount_minor": 100, "max_amount_minor": 1_000_000}}
+    }})
+}
+
+/// Rule settings exactly as the template's SSM parameters hold them.
+pub fn rule_settings() -> Vec<(String, String)> {
+    let template = Template::load();
+    let value = |id: &str| {
+        template.resource(id)["Properties"]["Value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has a literal Value"))
+            .to_string()
+    };
+    vec![
+        ("VALIDATION_RULES".into(), value("ValidationRulesParameter")),
+        ("FRAUD_RULES".into(), value("FraudRulesParameter")),
+        ("MERCHANTS".into(), merchants().to_string()),
+    ]
+}
+
+/// An approvable payment, new for every run, row and invocation.
+pub fn payment(run: u32, row: u16, i: usize) -> Value {
+    json!({
+        "transaction_id": format!("{run:08x}-{row:04x}-4000-8000-{i:012x}"),
+        "merchant_id": "merchant-001",
+        "amount_minor": 1250,
+        "currency": "EUR",
+        // One card per payment: the velocity rules stay quiet, as for distinct customers.
+        "payment_token": format!("tok_bench{i:016}"),
+        "card_last4": "4242",
+        "country": "DE",
+    })
+}
+
+fn settlement_request(run: u32, row: u16, i: usize) -> Value {
+    let mut state = payment(run, row, i);
+    state["screening"] = json!({
+        "validation": {"accepted": true, "rejections": []},
+        "fraud": {"score": 0, "approved": true, "signals": []}
+    });
+    json!({"decision": "APPROVED", "payment": state})
+}
+
+/// One queued settlement, as the notification queue delivers it (a batch of one).
+fn queued_settlement(run: u32, row: u16, i: usize) -> Value {
+    let payment = payment(run, row, i);
+    let settled = json!({
+        "transaction_id": payment["transaction_id"],
+        "merchant_id": "merchant-001",
+        "outcome": "SETTLED",
+        "replayed": false,
+        "amount_minor": 1250,
+        "currency": "EUR",
+        "fraud_score": 0,
+        "reasons": [],
+        "recorded_at": "2026-11-29T12:00:00.000Z",
+    });
+    json!({"Records": [{
+        "messageId": format!("bench-{i}"),
+        "receiptHandle": "bench",
+        "body": settled.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:payment-notifications-local",
+        "awsRegion": "eu-west-1",
+    }]})
+}
+
+fn accepted(v: &Value) -> bool {
+    v["accepted"] == true
+}
+fn approved(v: &Value) -> bool {
+    v["approved"] == true
+}
+fn screened(v: &Value) -> bool {
+    accepted(&v["validation"]) && approved(&v["fraud"])
+}
+fn settled(v: &Value) -> bool {
+    v["outcome"] == "SETTLED" && v["replayed"] == false
+}
+fn delivered(v: &Value) -> bool {
+    v["batchItemFailures"].as_array().is_some_and(Vec::is_empty)
+}
+fn empty(v: &Value) -> bool {
+    *v == json!({})
+}
+
+type Event = fn(u32, u16, usize) -> Value;
+type Check = fn(&Value) -> bool;
+
+/// The functions on the payment path, their events and checks. secret-rotation is left
+/// out: it runs four steps once per rotation period, never per payment.
+pub const FUNCTIONS: [(&str, Event, Check); 4] = [
+    ("validator", payment, accepted),
+    ("fraud-detector", payment, approved),
+    ("settlement", settlement_request, settled),
+    ("notification", queued_settlement, delivered),
+];
+
+fn event_of(make: Event, run: u32, row: u16) -> Box<dyn Fn(usize) -> Value> {
+    Box::new(move |i| make(run, row, i))
+}
+
+/// Where cargo-lambda leaves a release binary (the `bootstrap` its zip holds).
+fn release_binary(project: &Project, name: &str) -> std::path::PathBuf {
+    project.target(&format!("x86_64-unknown-linux-gnu/release/{name}"))
+}
+
+/// The floor, the Python baseline and the in-memory rows: no backend process needed.
+pub fn local(project: &Project, run: u32, python_package: &Path) -> Vec<Spec> {
+    let rules = rule_settings();
+    let mut specs = vec![
+        Spec {
+            name: "no-op (floor)".into(),
+            role: "floor",
+            language: "Rust",
+            backend: "none",
+            program: release_binary(project, "noop"),
+            args: vec![],
+            env: vec![],
+            package: Some(project.target("lambda/noop/bootstrap.zip")),
+            event: event_of(payment, run, 0),
+            check: empty,
+        },
+        Spec {
+            name: "validation + fraud (Python baseline)".into(),
+            role: "baseline",
+            language: "Python 3.11",
+            backend: "in-memory",
+            program: project.venv().join("bin/python"),
+            args: vec![
+                "-m".into(),
+                "awslambdaric".into(),
+                "python_baseline.handler".into(),
+            ],
+            env: [
+                ("PYTHONPATH", project.path("tools/bench")),
+                ("LAMBDA_TASK_ROOT", project.path("tools/bench")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.display().to_string()))
+            .chain([("AWS_DEFAULT_REGION".into(), "eu-west-1".into())])
+            .chain(rules.clone())
+            .collect(),
+            package: Some(python_package.to_path_buf()),
+            event: event_of(payment, run, 1),
+            check: screened,
+        },
+    ];
+    let in_memory = [(
+        "validation + fraud",
+        payment as Event,
+        screened as Check,
+        "screen",
+    )]
+    .into_iter()
+    .chain(
+        FUNCTIONS
+            .iter()
+            .map(|&(name, event, check)| (name, event, check, name)),
+    );
+    for (row, (name, event, check, entry)) in in_memory.enumerate() {
+        specs.push(Spec {
+            name: name.into(),
+            role: "function",
+            language: "Rust",
+            backend: "in-memory",
+            program: release_binary(project, "in-memory"),
+            args: vec![],
+            env: rules
+                .iter()
+                .cloned()
+                .chain([("BENCH_FUNCTION".into(), entry.into())])
+                .collect(),
+            package: Some(project.target("lambda/in-memory/bootstrap.zip")),
+            event: event_of(event, run, 2 + row as u16),
+            check,
+        });
+    }
+    specs
+}
+
+/// The release binaries of the functions against the emulator, each with the environment
+/// CloudFormation gave the deployed function.
+pub fn emulated(project: &Project, run: u32, described: &Value) -> Vec<Spec> {
+    let endpoint = described["endpoint"].as_str().unwrap_or_default();
+    let region = described["region"].as_str().unwrap_or_default();
+    FUNCTIONS
+        .iter()
+        .enumerate()
+        .map(|(row, &(name, event, check))| {
+            let deployed = &described["functions"][name]["environment"];
+            let mut env: Vec<(String, String)> = deployed
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            env.extend(
+                [
+                    ("AWS_ENDPOINT_URL", endpoint),
+                    ("AWS_REGION", region),
+                    ("AWS_DEFAULT_REGION", region),
+                    ("AWS_ACCESS_KEY_ID", "testing"),
+                    ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+            Spec {
+                name: name.into(),
+                role: "function",
+                language: "Rust",
+                backend: "emulator",
+                program: release_binary(project, name),
+                args: vec![],
+                env,
+                package: Some(package::packages_dir(project).join(format!("{name}.zip"))),
+                event: event_of(event, run, 16 + row as u16),
+                check,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,400 @@
+//! The capacity and cost appendix, computed from three sources and nothing else: the
+//! measurements (`bench/results.json`), the template (reserved concurrency, memory, batch
+//! size, stage throttle) and `bench/capacity-inputs.yaml` (published quotas and prices,
+//! assumed AWS call latencies). Little's law does the rest: concurrency = rate × duration.
+
+use crate::bench::Results;
+use crate::repo;
+use crate::template::Template;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub const INPUTS: &str = "bench/capacity-inputs.yaml";
+pub const CAPACITY_TABLE: &str = "src/generated/capacity.md";
+pub const COST_TABLE: &str = "src/generated/cost.md";
+
+#[derive(Debug, Deserialize)]
+pub struct Inputs {
+    pub target_rps: f64,
+    pub quotas: BTreeMap<String, Quota>,
+    pub assumed_call_ms: BTreeMap<String, f64>,
+    pub calls_per_payment: BTreeMap<String, Vec<String>>,
+    pub read_units_per_payment: f64,
+    pub write_units_per_payment: f64,
+    pub index_writes_per_payment: f64,
+    pub prices: BTreeMap<String, f64>,
+    pub express_billed_gb: f64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Quota {
+    pub value: f64,
+    pub what: String,
+    pub source: String,
+}
+
+impl Inputs {
+    pub fn load() -> Inputs {
+        let text = std::fs::read_to_string(repo::root().join(INPUTS))
+            .unwrap_or_else(|e| panic!("{INPUTS}: {e}"));
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{INPUTS}: {e}"))
+    }
+
+    fn quota(&self, id: &str) -> f64 {
+        self.quotas
+            .get(id)
+            .unwrap_or_else(|| panic!("{INPUTS} has no quota {id}"))
+            .value
+    }
+
+    fn price(&self, id: &str) -> f64 {
+        *self
+            .prices
+            .get(id)
+            .unwrap_or_else(|| panic!("{INPUTS} has no price {id}"))
+    }
+
+    fn call_ms(&self, call: &str) -> f64 {
+        *self
+            .assumed_call_ms
+            .get(call)
+            .unwrap_or_else(|| panic!("{INPUTS} has no latency for {call}"))
+    }
+}
+
+/// Little's law: the requests in flight at `rate_per_s` when each takes `duration_ms`.
+pub fn in_flight(rate_per_s: f64, duration_ms: f64) -> f64 {
+    rate_per_s * duration_ms / 1000.0
+}
+
+/// The rate `slots` in-flight requests sustain when each takes `duration_ms`.
+pub fn sustained_rate(slots: f64, duration_ms: f64) -> f64 {
+    slots * 1000.0 / duration_ms
+}
+
+/// One function on the payment path, as deployed and as estimated on AWS.
+pub struct FunctionPlan {
+    pub name: &'static str,
+    pub reserved: f64,
+    pub memory_gb: f64,
+    pub measured_ms: f64,
+    pub calls_ms: f64,
+}
+
+impl FunctionPlan {
+    pub fn duration_ms(&self) -> f64 {
+        self.measured_ms + self.calls_ms
+    }
+}
+
+/// The functions on the payment path with their template settings.
+const FUNCTIONS: [(&str, &str); 4] = [
+    ("validator", "ValidatorFunction"),
+    ("fraud-detector", "FraudDetectorFunction"),
+    ("settlement", "SettlementFunction"),
+    ("notification", "NotificationFunction"),
+];
+
+pub struct Plan {
+    pub target: f64,
+    pub functions: Vec<FunctionPlan>,
+    pub batch_size: f64,
+    pub stage_rps: f64,
+    /// One execution of the state machine, end to end, on AWS.
+    pub execution_ms: f64,
+}
+
+impl Plan {
+    pub fn new(results: &Results, template: &Template, inputs: &Inputs) -> Plan {
+        let functions: Vec<FunctionPlan> = FUNCTIONS
+            .iter()
+            .map(|&(name, id)| {
+                let properties = &template.resource(id)["Properties"];
+                let calls = inputs
+                    .calls_per_payment
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{INPUTS} lists no calls for {name}"));
+                FunctionPlan {
+                    name,
+                    reserved: properties["ReservedConcurrentExecutions"]
+                        .as_f64()
+                        .unwrap_or_else(|| panic!("{id} has no reserved concurrency")),
+                    memory_gb: properties["MemorySize"].as_f64().expect("MemorySize") / 1024.0,
+                    measured_ms: results.row(name, "in-memory").median_us / 1000.0,
+                    calls_ms: calls.iter().map(|c| inputs.call_ms(c)).sum(),
+                }
+            })
+            .collect();
+        let duration = |name: &str| {
+            functions
+                .iter()
+                .find(|f| f.name == name)
+                .expect("a planned function")
+                .duration_ms()
+        };
+        // Screen runs both checks in parallel, then Settle, then QueueNotification sends.
+        let execution_ms = duration("validator").max(duration("fraud-detector"))
+            + duration("settlement")
+            + 2.0 * inputs.call_ms("lambda_invoke_overhead")
+            + inputs.call_ms("sqs_send");
+        let batch_size = template.resource("NotificationQueueTrigger")["Properties"]["BatchSize"]
+            .as_f64()
+            .expect("BatchSize");
+        let stage_rps = template.doc["Parameters"]["ApiThrottleRateLimit"]["Default"]
+            .as_f64()
+            .expect("ApiThrottleRateLimit default");
+        Plan {
+            target: inputs.target_rps,
+            functions,
+            batch_size,
+            stage_rps,
+            execution_ms,
+        }
+    }
+
+    /// (component, limit, needed at the target, the rate it sustains), in path order.
+    pub fn limits(&self, inputs: &Inputs) -> Vec<(String, String, String, f64)> {
+        let t = self.target;
+        let mut rows = vec![
+            (
+                "API Gateway, account and Region".to_string(),
+                format!(
+                    "{} rps, burst {}",
+                    n(inputs.quota("api_gateway_rps")),
+                    n(inputs.quota("api_gateway_burst"))
+                ),
+                format!("{} rps", n(t)),
+                inputs.quota("api_gateway_rps"),
+            ),
+            (
+                "API stage throttle (template default)".to_string(),
+                format!("{} rps", n(self.stage_rps)),
+                format!("{} rps", n(t)),
+                self.stage_rps,
+            ),
+            (
+                "Express StartSyncExecution rate".to_string(),
+                format!("{} per second", n(inputs.quota("express_start_rate"))),
+                format!("{} per second", n(t)),
+                inputs.quota("express_start_rate"),
+            ),
+            (
+                format!(
+                    "Express executions in flight ({:.0} ms each)",
+                    self.execution_ms
+                ),
+                format!(
+                    "{} (lowest Region)",
+                    n(inputs.quota("express_sync_in_flight_low"))
+                ),
+                format!("{:.0}", in_flight(t, self.execution_ms)),
+                sustained_rate(
+                    inputs.quota("express_sync_in_flight_low"),
+                    self.execution_ms,
+                ),
+            ),
+        ];
+        for f in &self.functions {
+            rows.push((
+                format!(
+                    "{} reserved concurrency ({:.1} ms each)",
+                    f.name,
+                    f.duration_ms()
+                ),
+                n(f.reserved),
+                format!("{:.0}", in_flight(t, f.duration_ms())),
+                sustained_rate(f.reserved, f.duration_ms()),
+            ));
+        }
+        rows.push((
+            "payments of one merchant (one index partition)".to_string(),
+            format!("{} WCU", n(inputs.quota("dynamodb_partition_wcu"))),
+            format!("{} WCU per payment", inputs.index_writes_per_payment),
+            inputs.quota("dynamodb_partition_wcu") / inputs.index_writes_per_payment,
+        ));
+        rows.push((
+            "\"Payment settled\" e-mails (AlertsTopic)".to_string(),
+            format!("{} per second", n(inputs.quota("sns_email_tps"))),
+            format!("{} per second", n(t)),
+            inputs.quota("sns_email_tps"),
+        ));
+        rows
+    }
+
+    pub fn capacity_table(&self, inputs: &Inputs) -> String {
+        let mut out = String::from(
+            "| function | measured, in-memory ms | + AWS calls ms (assumed) | duration on AWS ms | in flight at target | reserved concurrency | sustains rps | ramp to target |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        for f in &self.functions {
+            let needed = in_flight(self.target, f.duration_ms());
+            let ramp_s = (needed / inputs.quota("lambda_scale_per_10s")).ceil() * 10.0;
+            out += &format!(
+                "| {} | {:.3} | {:.0} | {:.1} | {:.0} | {} | {} | ≤ {ramp_s:.0} s |\n",
+                f.name,
+                f.measured_ms,
+                f.calls_ms,
+                f.duration_ms(),
+                needed,
+                n(f.reserved),
+                n(sustained_rate(f.reserved, f.duration_ms()).floor()),
+            );
+        }
+        out += &format!(
+            "\n| limit | quota | needed at {} rps | sustains rps | carries the target? |\n\
+             | --- | --- | --- | ---: | --- |\n",
+            n(self.target)
+        );
+        let limits = self.limits(inputs);
+        for (component, quota, needed, rate) in &limits {
+            let verdict = if *rate >= self.target {
+                "yes"
+            } else {
+                "**no**"
+            };
+            out += &format!(
+                "| {component} | {quota} | {needed} | {} | {verdict} |\n",
+                n(rate.floor())
+            );
+        }
+        let mut ordered: Vec<_> = limits.iter().collect();
+        ordered.sort_by(|a, b| a.3.total_cmp(&b.3));
+        let below: Vec<String> = ordered
+            .iter()
+            .filter(|l| l.3 < self.target)
+            .map(|l| format!("{} ({} rps)", l.0, n(l.3.floor())))
+            .collect();
+        out += &format!(
+            "\nFirst bottleneck: {}. In order, the limits below {} rps: {}.\n",
+            ordered[0].0,
+            n(self.target),
+            below.join("; ")
+        );
+        out
+    }
+
+    /// USD per million payments, line by line.
+    pub fn cost_lines(&self, inputs: &Inputs) -> Vec<(String, String, f64)> {
+        let p = |id: &str| inputs.price(id);
+        let batch = self.batch_size;
+        let lambda_gb_s: f64 = self
+            .functions
+            .iter()
+            .map(|f| f.duration_ms().ceil() / 1000.0 * f.memory_gb)
+            .sum();
+        let express_s = (self.execution_ms / 100.0).ceil() * 0.1;
+        vec![
+            (
+                "API Gateway REST requests".into(),
+                "1 per payment".into(),
+                p("api_gateway_rest_per_million"),
+            ),
+            (
+                "WAF requests".into(),
+                "1 per payment".into(),
+                p("waf_per_million_requests"),
+            ),
+            (
+                "Step Functions Express requests".into(),
+                "1 per payment".into(),
+                p("express_per_million_requests"),
+            ),
+            (
+                "Step Functions Express duration".into(),
+                format!("{} GB × {express_s:.1} s", inputs.express_billed_gb),
+                1e6 * inputs.express_billed_gb * express_s * p("express_per_gb_second"),
+            ),
+            (
+                "Lambda requests".into(),
+                format!("3 + 1/{} (notification batches)", n(batch)),
+                (3.0 + 1.0 / batch) * p("lambda_per_million_requests"),
+            ),
+            (
+                "Lambda duration (arm64)".into(),
+                format!("{lambda_gb_s:.4} GB-s per payment"),
+                1e6 * lambda_gb_s * p("lambda_arm_per_gb_second"),
+            ),
+            (
+                "DynamoDB writes (on demand)".into(),
+                format!("write units: {}", inputs.write_units_per_payment),
+                inputs.write_units_per_payment * p("dynamodb_per_million_write_units"),
+            ),
+            (
+                "DynamoDB reads (on demand)".into(),
+                format!("read units: {}", inputs.read_units_per_payment),
+                inputs.read_units_per_payment * p("dynamodb_per_million_read_units"),
+            ),
+            (
+                "S3 PUT (receipt)".into(),
+                "1 per payment".into(),
+                1000.0 * p("s3_put_per_thousand"),
+            ),
+            (
+                "SQS requests".into(),
+                format!("send 1 + receive and delete 2/{}", n(batch)),
+                (1.0 + 2.0 / batch) * p("sqs_per_million_requests"),
+            ),
+            (
+                "SNS publish".into(),
+                "1 per payment".into(),
+                p("sns_publish_per_million"),
+            ),
+            (
+                "SNS e-mail deliveries".into(),
+                "1 per payment".into(),
+                10.0 * p("sns_email_per_100k"),
+            ),
+        ]
+    }
+
+    pub fn cost_table(&self, inputs: &Inputs) -> String {
+        let lines = self.cost_lines(inputs);
+        let mut out = String::from(
+            "| item | quantity per payment | USD per million payments |\n| --- | --- | ---: |\n",
+        );
+        for (item, quantity, usd) in &lines {
+            out += &format!("| {item} | {quantity} | {usd:.2} |\n");
+        }
+        let total: f64 = lines.iter().map(|l| l.2).sum();
+        let email = lines.last().map_or(0.0, |l| l.2);
+        out += &format!(
+            "| **total** | | **{total:.2}** |\n\nWithout the per-payment e-mail (see the first bottleneck): {:.2} USD per million payments.\n",
+            total - email
+        );
+        out
+    }
+}
+
+/// A whole number with thousands separators: 10000 → "10,000".
+fn n(value: f64) -> String {
+    let digits = format!("{:.0}", value.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if value < 0.0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn littles_law_both_ways() {
+        assert_eq!(in_flight(10_000.0, 25.0), 250.0);
+        assert_eq!(sustained_rate(50.0, 25.0), 2_000.0);
+        // The rate a function's own in-flight count sustains is the rate it was computed at.
+        assert_eq!(sustained_rate(in_flight(6_000.0, 8.0), 8.0), 6_000.0);
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(n(10_000.0), "10,000");
+        assert_eq!(n(999.0), "999");
+        assert_eq!(n(1_234_567.0), "1,234,567");
+        assert_eq!(n(0.0), "0");
+    }
+}

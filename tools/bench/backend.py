@@ -1,0 +1,106 @@
+"""The emulator backend of `cargo xtask bench`: starts the embedded AWS, deploys the template
+unchanged (the steps of `cargo xtask up`), seeds the merchant, and describes each deployed
+function (its environment as CloudFormation set it) in a JSON file, so the benchmark can run
+the release binaries against the same tables, bucket, topic and secret.
+
+Then it reads commands from stdin, one per line:
+  pipeline N C OUT   N payments through StartSyncExecution, C at a time; timings to OUT
+and stops the emulator when stdin closes.
+
+Usage: python backend.py --repo DIR --port PORT --work-dir DIR --describe FILE
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
+import up  # noqa: E402  (the steps of `cargo xtask up`)
+
+
+def describe(repo, aws, outputs, port):
+    functions = {}
+    for crate in sorted(os.listdir(os.path.join(repo, "code", "functions"))):
+        config = aws["lambda"].get_function_configuration(FunctionName=f"payment-{crate}-local")
+        functions[crate] = {
+            "name": config["FunctionName"],
+            "memory_mb": config["MemorySize"],
+            "timeout_s": config["Timeout"],
+            "environment": config.get("Environment", {}).get("Variables", {}),
+        }
+    return {
+        "endpoint": f"http://127.0.0.1:{port}",
+        "region": up.REGION,
+        "state_machine_arn": outputs["StateMachineArn"],
+        "functions": functions,
+    }
+
+
+def pipeline(aws, outputs, count, concurrency):
+    """A fixed batch of approvable payments; the outcome of each is counted, whatever it is."""
+    lock = threading.Lock()
+    latencies, outcomes = [], {}
+
+    def one(_):
+        status, output, error, elapsed = up.run(aws, outputs, up.payment())
+        outcome = output.get("outcome") or error or status
+        with lock:
+            latencies.append(elapsed)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    started = time.time()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(one, range(count)))
+    wall = time.time() - started
+    return {
+        "payments": count,
+        "concurrency": concurrency,
+        "wall_s": round(wall, 3),
+        "latencies_ms": sorted(latencies),
+        "outcomes": outcomes,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--describe", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.work_dir, exist_ok=True)
+    emulator = up.start_emulator(args.repo, args.port, args.work_dir)
+    try:
+        aws = up.clients(args.port)
+        status, outputs = up.deploy(args.repo, aws, up.parameters(args.repo))
+        if status != "CREATE_COMPLETE":
+            raise SystemExit(f"the stack ended {status}; see {args.work_dir}/emulator.log")
+        up.seed_merchants(aws, outputs)
+        with open(args.describe, "w") as f:
+            json.dump(describe(args.repo, aws, outputs, args.port), f, indent=2)
+        print("ready", flush=True)
+        for line in sys.stdin:
+            command = line.split()
+            if command[:1] == ["pipeline"]:
+                count, concurrency, out = int(command[1]), int(command[2]), command[3]
+                with open(out, "w") as f:
+                    json.dump(pipeline(aws, outputs, count, concurrency), f)
+                print("done", flush=True)
+            else:
+                raise SystemExit(f"unknown command {line!r}")
+    finally:
+        emulator.terminate()
+        try:
+            emulator.wait(10)
+        except subprocess.TimeoutExpired:  # busy draining the queue: stop it hard
+            emulator.kill()
+            emulator.wait()
+
+
+if __name__ == "__main__":
+    main()
