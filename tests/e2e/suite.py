@@ -30,6 +30,7 @@ class Suite:
         self.taps = {}
         self.tap("AlertsTopicArn")
         self.tap("FailedTransactionsTopicArn")
+        self.tap("SettlementsTopicArn")
 
     def check(self, scenario, evidence, ok):
         self.rows.append((scenario, evidence, ok))
@@ -106,8 +107,10 @@ class Suite:
         ttl_ok = len(entries) == 1 and started + NINETY_DAYS - 5 <= expires <= int(time.time()) + NINETY_DAYS + 5
         self.check("1 approved: one audit entry expiring in 90 days", f"{len(entries)} entry", ttl_ok)
         self.check("1 approved: signed receipt archived in S3", f"{len(self.receipts(tid))} object", len(self.receipts(tid)) == 1)
-        announced = [m for m in self.topic_messages("AlertsTopicArn") if tid in m]
-        self.check("1 approved: announced on the alerts topic", "received" if announced else "missing", len(announced) >= 1)
+        announced = [m for m in self.topic_messages("SettlementsTopicArn") if tid in m]
+        self.check("1 approved: announced on the settlements topic", "received" if announced else "missing", len(announced) >= 1)
+        emailed = [m for m in self.topic_messages("AlertsTopicArn") if tid in m]
+        self.check("1 approved: no e-mail per payment (alerts topic)", f"{len(emailed)} messages", not emailed)
 
     # 2 and 3
     def declined_and_invalid(self):

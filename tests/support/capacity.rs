@@ -87,6 +87,17 @@ impl FunctionPlan {
     }
 }
 
+/// One limit on the path of every payment.
+pub struct Limit {
+    pub component: String,
+    pub quota: String,
+    pub needed: String,
+    /// The payments per second it sustains.
+    pub sustains: f64,
+    /// Behind the notification queue: exceeding it delays receipts, fails no payment.
+    pub behind_queue: bool,
+}
+
 /// The functions on the payment path with their template settings.
 const FUNCTIONS: [(&str, &str); 4] = [
     ("validator", "ValidatorFunction"),
@@ -152,72 +163,65 @@ impl Plan {
         }
     }
 
-    /// (component, limit, needed at the target, the rate it sustains), in path order.
-    pub fn limits(&self, inputs: &Inputs) -> Vec<(String, String, String, f64)> {
+    /// The limits on the path of every payment, in path order.
+    pub fn limits(&self, inputs: &Inputs) -> Vec<Limit> {
         let t = self.target;
         let mut rows = vec![
-            (
-                "API Gateway, account and Region".to_string(),
-                format!(
+            Limit {
+                component: "API Gateway, account and Region".into(),
+                quota: format!(
                     "{} rps, burst {}",
                     n(inputs.quota("api_gateway_rps")),
                     n(inputs.quota("api_gateway_burst"))
                 ),
-                format!("{} rps", n(t)),
-                inputs.quota("api_gateway_rps"),
-            ),
-            (
-                "API stage throttle (template default)".to_string(),
-                format!("{} rps", n(self.stage_rps)),
-                format!("{} rps", n(t)),
-                self.stage_rps,
-            ),
-            (
-                "Express StartSyncExecution rate".to_string(),
-                format!("{} per second", n(inputs.quota("express_start_rate"))),
-                format!("{} per second", n(t)),
-                inputs.quota("express_start_rate"),
-            ),
-            (
-                format!(
+                needed: format!("{} rps", n(t)),
+                sustains: inputs.quota("api_gateway_rps"),
+                behind_queue: false,
+            },
+            Limit {
+                component: "API stage throttle (template default)".into(),
+                quota: format!("{} rps", n(self.stage_rps)),
+                needed: format!("{} rps", n(t)),
+                sustains: self.stage_rps,
+                behind_queue: false,
+            },
+            Limit {
+                component: "Express StartSyncExecution rate".into(),
+                quota: format!("{} per second", n(inputs.quota("express_start_rate"))),
+                needed: format!("{} per second", n(t)),
+                sustains: inputs.quota("express_start_rate"),
+                behind_queue: false,
+            },
+            Limit {
+                component: format!(
                     "Express executions in flight ({:.0} ms each)",
                     self.execution_ms
                 ),
-                format!(
+                quota: format!(
                     "{} (lowest Region)",
                     n(inputs.quota("express_sync_in_flight_low"))
                 ),
-                format!("{:.0}", in_flight(t, self.execution_ms)),
-                sustained_rate(
+                needed: format!("{:.0}", in_flight(t, self.execution_ms)),
+                sustains: sustained_rate(
                     inputs.quota("express_sync_in_flight_low"),
                     self.execution_ms,
                 ),
-            ),
+                behind_queue: false,
+            },
         ];
         for f in &self.functions {
-            rows.push((
-                format!(
+            rows.push(Limit {
+                component: format!(
                     "{} reserved concurrency ({:.1} ms each)",
                     f.name,
                     f.duration_ms()
                 ),
-                n(f.reserved),
-                format!("{:.0}", in_flight(t, f.duration_ms())),
-                sustained_rate(f.reserved, f.duration_ms()),
-            ));
+                quota: n(f.reserved),
+                needed: format!("{:.0}", in_flight(t, f.duration_ms())),
+                sustains: sustained_rate(f.reserved, f.duration_ms()),
+                behind_queue: f.name == "notification",
+            });
         }
-        rows.push((
-            "payments of one merchant (one index partition)".to_string(),
-            format!("{} WCU", n(inputs.quota("dynamodb_partition_wcu"))),
-            format!("{} WCU per payment", inputs.index_writes_per_payment),
-            inputs.quota("dynamodb_partition_wcu") / inputs.index_writes_per_payment,
-        ));
-        rows.push((
-            "\"Payment settled\" e-mails (AlertsTopic)".to_string(),
-            format!("{} per second", n(inputs.quota("sns_email_tps"))),
-            format!("{} per second", n(t)),
-            inputs.quota("sns_email_tps"),
-        ));
         rows
     }
 
@@ -246,29 +250,44 @@ impl Plan {
             n(self.target)
         );
         let limits = self.limits(inputs);
-        for (component, quota, needed, rate) in &limits {
-            let verdict = if *rate >= self.target {
-                "yes"
-            } else {
-                "**no**"
+        for l in &limits {
+            let verdict = match (l.sustains >= self.target, l.behind_queue) {
+                (true, _) => "yes",
+                (false, false) => "**no**: throttled, then failed executions",
+                (false, true) => "**no**: the queue's backlog grows",
             };
             out += &format!(
-                "| {component} | {quota} | {needed} | {} | {verdict} |\n",
-                n(rate.floor())
+                "| {} | {} | {} | {} | {verdict} |\n",
+                l.component,
+                l.quota,
+                l.needed,
+                n(l.sustains.floor())
             );
         }
-        let mut ordered: Vec<_> = limits.iter().collect();
-        ordered.sort_by(|a, b| a.3.total_cmp(&b.3));
-        let below: Vec<String> = ordered
-            .iter()
-            .filter(|l| l.3 < self.target)
-            .map(|l| format!("{} ({} rps)", l.0, n(l.3.floor())))
-            .collect();
+        let first = |behind_queue: bool| {
+            limits
+                .iter()
+                .filter(|l| l.behind_queue == behind_queue)
+                .min_by(|a, b| a.sustains.total_cmp(&b.sustains))
+                .expect("limits on both sides of the queue")
+        };
+        let (answer, queue) = (first(false), first(true));
+        let merchant = inputs.quota("dynamodb_partition_wcu") / inputs.index_writes_per_payment;
+        let email = inputs.quota("sns_email_tps");
         out += &format!(
-            "\nFirst bottleneck: {}. In order, the limits below {} rps: {}.\n",
-            ordered[0].0,
+            "\nFirst bottleneck on the answer path: {} at {} rps. Behind the queue: {} at {} rps. \
+             One merchant alone: {} payments per second ({} WCU of its index partition ÷ {} index writes per payment). \
+             Failed-payment e-mails: {} per second before SNS suspends the subscription, a failure rate of {:.2} % at {} rps.\n",
+            answer.component,
+            n(answer.sustains.floor()),
+            queue.component,
+            n(queue.sustains.floor()),
+            n(merchant.floor()),
+            n(inputs.quota("dynamodb_partition_wcu")),
+            inputs.index_writes_per_payment,
+            n(email),
+            email / self.target * 100.0,
             n(self.target),
-            below.join("; ")
         );
         out
     }
@@ -335,14 +354,9 @@ impl Plan {
                 (1.0 + 2.0 / batch) * p("sqs_per_million_requests"),
             ),
             (
-                "SNS publish".into(),
+                "SNS publish (settlements topic)".into(),
                 "1 per payment".into(),
                 p("sns_publish_per_million"),
-            ),
-            (
-                "SNS e-mail deliveries".into(),
-                "1 per payment".into(),
-                10.0 * p("sns_email_per_100k"),
             ),
         ]
     }
@@ -356,11 +370,7 @@ impl Plan {
             out += &format!("| {item} | {quantity} | {usd:.2} |\n");
         }
         let total: f64 = lines.iter().map(|l| l.2).sum();
-        let email = lines.last().map_or(0.0, |l| l.2);
-        out += &format!(
-            "| **total** | | **{total:.2}** |\n\nWithout the per-payment e-mail (see the first bottleneck): {:.2} USD per million payments.\n",
-            total - email
-        );
+        out += &format!("| **total** | | **{total:.2}** |\n");
         out
     }
 }

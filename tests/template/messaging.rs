@@ -17,6 +17,44 @@ fn req_000_6_alert_and_failed_transaction_topics_have_email_subscriptions() {
     }
 }
 
+/// SNS suspends an e-mail subscription that receives more than 10 messages a second; a
+/// message per settled payment would reach that at 10 payments a second and silence the
+/// alarms sharing the subscription (Appendix F). Per-payment messages go to a topic for
+/// systems.
+#[test]
+fn design_settled_payments_are_announced_on_a_topic_without_email_subscribers() {
+    let t = template();
+    let env = at(
+        t.resource("NotificationFunction"),
+        "Properties.Environment.Variables",
+    );
+    let topic = ref_target(&env["SETTLEMENTS_TOPIC_ARN"]).expect("a !Ref to a topic");
+    let resource = t.resource(topic);
+    assert_eq!(resource["Type"].as_str(), Some("AWS::SNS::Topic"));
+    assert!(
+        at(resource, "Properties.Subscription").is_null(),
+        "{topic} must have no e-mail (or any inline) subscription"
+    );
+    assert!(
+        !at(resource, "Properties.KmsMasterKeyId").is_null(),
+        "{topic} is encrypted"
+    );
+    for (id, function) in t.of_type("AWS::Lambda::Function") {
+        let vars = at(function, "Properties.Environment.Variables");
+        for target in ["AlertsTopic", "FailedTransactionsTopic"] {
+            let referenced = vars
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .any(|(_, v)| ref_target(v) == Some(target));
+            assert!(
+                !referenced,
+                "{id} must not publish to the e-mailed {target}"
+            );
+        }
+    }
+}
+
 #[test]
 fn req_001_dead_letter_queue_keeps_messages_14_days() {
     let t = template();

@@ -1,4 +1,4 @@
-//! Announcements on the alerts topic.
+//! Announcements on the settlements topic.
 
 use crate::errors::classify;
 use aws_sdk_sns::Client;

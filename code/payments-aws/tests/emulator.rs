@@ -292,7 +292,7 @@ async fn receipts_are_archived_encrypted_and_announced() {
     let sns = aws_sdk_sns::Client::new(&config);
     let topic = sns
         .create_topic()
-        .name("alerts-test")
+        .name("settlements-test")
         .send()
         .await
         .unwrap()

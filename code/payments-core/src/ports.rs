@@ -67,7 +67,7 @@ pub trait ReceiptArchive {
     fn put(&self, key: &str, body: Vec<u8>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// Where people are told (the alerts topic).
+/// Where settled payments are announced (the settlements topic, for downstream systems).
 pub trait Announcer {
     fn announce(
         &self,

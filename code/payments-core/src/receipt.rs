@@ -144,7 +144,7 @@ pub async fn notify(
     let signed = sign(&result, key)?;
     let bytes = serde_json::to_vec_pretty(&signed).expect("a receipt serialises");
     archive.put(&archive_key(&result), bytes).await?;
-    // Identifiers and amount only: the topic's subscribers are people's inboxes.
+    // Identifiers and amount only: subscribers are outside the cardholder-data boundary.
     let message = format!(
         "Payment {} of merchant {} settled: {} {} at {}.",
         result.transaction_id,

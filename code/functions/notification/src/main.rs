@@ -1,7 +1,7 @@
 //! notification: for each queued settlement, signs a receipt with the rotated key,
-//! archives it in S3 and announces it on SNS (`payments_core::receipt::notify`). A failed
-//! record is reported alone, so the queue redelivers only it and, after five receives,
-//! moves it to the dead-letter queue.
+//! archives it in S3 and announces it on the settlements topic
+//! (`payments_core::receipt::notify`). A failed record is reported alone, so the queue
+//! redelivers only it and, after five receives, moves it to the dead-letter queue.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = aws_config().await;
     let archive = S3Archive::new(&config, required_env("ARCHIVE_BUCKET")?);
-    let announcer = SnsAnnouncer::new(&config, required_env("ALERTS_TOPIC_ARN")?);
+    let announcer = SnsAnnouncer::new(&config, required_env("SETTLEMENTS_TOPIC_ARN")?);
     let keys = SigningKeyCache::new(&config, required_env("SIGNING_SECRET_ARN")?);
     let (archive, announcer, keys) = (&archive, &announcer, &keys);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

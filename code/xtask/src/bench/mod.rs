@@ -6,8 +6,9 @@
 //! 2. Drives every process through a Runtime API served here ([`runtime_api`]): init,
 //!    first invocation, 1,000 warm invocations, peak RSS ([`driver`]). The Python baseline
 //!    runs under `awslambdaric`, the runtime interface client of AWS's Python images.
-//! 3. Runs the function binaries against the embedded AWS with the environment
-//!    CloudFormation gave them, then fixed batches of payments through `StartSyncExecution`.
+//! 3. Starts the embedded AWS with the template deployed, runs fixed batches of payments
+//!    through `StartSyncExecution`, then the function binaries against it with the
+//!    environment CloudFormation gave the deployed functions.
 //! 4. Times validation + fraud scoring per payment: criterion for Rust, the same rules in
 //!    the Python baseline.
 //!
@@ -163,7 +164,8 @@ fn zip_python_baseline(project: &Project) -> Result<std::path::PathBuf, String> 
 /// `tools/bench/backend.py`: the emulator with the template deployed, commanded over stdin.
 struct Backend {
     child: Child,
-    stdin: ChildStdin,
+    /// Closing it ends the backend, which stops the emulator.
+    stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     described: Value,
 }
@@ -190,7 +192,7 @@ impl Backend {
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start tools/bench/backend.py: {e}"))?;
-        let stdin = child.stdin.take().expect("piped");
+        let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let mut backend = Backend {
             child,
@@ -226,13 +228,10 @@ impl Backend {
         work: &std::path::Path,
     ) -> Result<Pipeline, String> {
         let out = work.join(format!("pipeline-{count}x{concurrency}.json"));
-        writeln!(
-            self.stdin,
-            "pipeline {count} {concurrency} {}",
-            out.display()
-        )
-        .map_err(|e| e.to_string())?;
-        self.stdin.flush().map_err(|e| e.to_string())?;
+        let stdin = self.stdin.as_mut().expect("open until the backend stops");
+        writeln!(stdin, "pipeline {count} {concurrency} {}", out.display())
+            .map_err(|e| e.to_string())?;
+        stdin.flush().map_err(|e| e.to_string())?;
         self.expect("done")?;
         let text = fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         let batch: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
@@ -263,8 +262,15 @@ impl Backend {
         })
     }
 
-    fn stop(mut self) {
-        drop(self.stdin); // end of commands: the backend stops the emulator
+    fn stop(self) {
+        drop(self); // see Drop
+    }
+}
+
+impl Drop for Backend {
+    /// Also on an early return: the emulator never outlives the benchmark.
+    fn drop(&mut self) {
+        self.stdin.take(); // end of commands: the backend stops the emulator
         let _ = self.child.wait();
     }
 }
