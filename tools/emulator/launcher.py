@@ -332,7 +332,11 @@ def patch_lambda():
         api.shutdown()
         api.server_close()
         if not finished:
-            return json.dumps({"errorType": "States.Timeout", "errorMessage": "function timed out"}), True, ""
+            # Reported as Lambda reports a function timeout. ("States.*" names belong to Step
+            # Functions; moto's interpreter refuses one as a function error and fails the
+            # whole execution with States.Runtime.)
+            message = f"Task timed out after {timeout_s:.2f} seconds"
+            return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), True, ""
         body, errored = api.answer
         return body, errored, ""
 

@@ -58,7 +58,7 @@ pub fn measure(project: &Project, smoke: bool) -> Result<(), String> {
     let batches: &[(usize, usize)] = if smoke {
         &[(4, 2)]
     } else {
-        &[(20, 1), (40, 2)]
+        &[(20, 1), (40, 2), (40, 4)]
     };
     let mut pipeline = Vec::new();
     for &(count, concurrency) in batches {

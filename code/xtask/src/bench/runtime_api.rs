@@ -292,3 +292,108 @@ fn read_request(
     }
     Ok(Some(Request { method, path, body }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:lambda:eu-west-1:123456789012:function:test";
+
+    /// One response as a client reads it: the head, and the body by Content-Length.
+    fn response(reader: &mut BufReader<TcpStream>) -> (String, Vec<u8>) {
+        let mut head = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+            head += &line;
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (head, body)
+    }
+
+    /// A function that takes one event and sends `answer`: a head and body, or a head that
+    /// expects `100 Continue` before its chunked body.
+    fn client(
+        api: &RuntimeApi,
+        answer: &'static [u8],
+        expect_continue: bool,
+    ) -> thread::JoinHandle<Vec<u8>> {
+        let address = api.address();
+        thread::spawn(move || {
+            let mut stream = TcpStream::connect(address).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            stream
+                .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: api\r\n\r\n")
+                .unwrap();
+            let (head, event) = response(&mut reader);
+            assert!(
+                head.contains("Lambda-Runtime-Aws-Request-Id: r-1"),
+                "{head}"
+            );
+            assert!(head.contains(ARN), "{head}");
+            stream.write_all(answer).unwrap();
+            if expect_continue {
+                let (head, _) = response(&mut reader);
+                assert!(head.starts_with("HTTP/1.1 100"), "{head}");
+                stream
+                    .write_all(b"3\r\n{\"o\r\n5\r\nk\":1}\r\n0\r\n\r\n")
+                    .unwrap();
+            }
+            let (head, _) = response(&mut reader);
+            assert!(head.starts_with("HTTP/1.1 202"), "{head}");
+            event
+        })
+    }
+
+    #[test]
+    fn hands_out_one_event_and_reads_a_chunked_answer_after_100_continue() {
+        let api = RuntimeApi::start(ARN).unwrap();
+        let function = client(
+            &api,
+            b"POST /2018-06-01/runtime/invocation/r-1/response HTTP/1.1\r\n\
+              Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            true,
+        );
+        api.ready(Duration::from_secs(5), || false).unwrap();
+        let answer = api
+            .invoke("r-1", b"{\"n\":1}".to_vec(), Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(function.join().unwrap(), b"{\"n\":1}");
+        assert!(answer.ok);
+        assert_eq!(answer.body, b"{\"ok\":1}");
+        assert!(answer.round_trip > Duration::ZERO);
+    }
+
+    #[test]
+    fn an_error_answer_is_not_ok() {
+        let api = RuntimeApi::start(ARN).unwrap();
+        let function = client(
+            &api,
+            b"POST /2018-06-01/runtime/invocation/r-1/error HTTP/1.1\r\n\
+              Content-Length: 13\r\n\r\n{\"error\":\"x\"}",
+            false,
+        );
+        api.ready(Duration::from_secs(5), || false).unwrap();
+        let answer = api
+            .invoke("r-1", b"{}".to_vec(), Duration::from_secs(5))
+            .unwrap();
+        function.join().unwrap();
+        assert!(!answer.ok);
+        assert_eq!(answer.body, b"{\"error\":\"x\"}");
+    }
+
+    #[test]
+    fn a_process_that_never_asks_is_reported() {
+        let api = RuntimeApi::start(ARN).unwrap();
+        let error = api.ready(Duration::from_millis(200), || true).unwrap_err();
+        assert!(error.contains("exited"), "{error}");
+    }
+}
