@@ -52,16 +52,16 @@ pub struct PerPayment {
     pub python_ns: f64,
 }
 
-/// A fixed batch through `StartSyncExecution` on the emulator.
+/// A fixed batch through `StartSyncExecution` on the emulator, as `tools/bench/backend.py`
+/// reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pipeline {
     pub payments: usize,
     pub concurrency: usize,
     pub wall_s: f64,
     pub latencies_ms: Vec<f64>,
-    pub settled: usize,
-    /// Outcomes other than SETTLED (error names) and how many.
-    pub other: std::collections::BTreeMap<String, usize>,
+    /// Each outcome (SETTLED, or an error name) and how many payments ended so.
+    pub outcomes: std::collections::BTreeMap<String, usize>,
 }
 
 /// The value at quantile `q` (nearest rank) of sorted `values`.
@@ -154,12 +154,18 @@ impl Results {
         for p in &self.pipeline {
             let mut sorted = p.latencies_ms.clone();
             sorted.sort_by(f64::total_cmp);
-            let other: Vec<String> = p.other.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            let settled = p.outcomes.get("SETTLED").copied().unwrap_or(0);
+            let other: Vec<String> = p
+                .outcomes
+                .iter()
+                .filter(|(k, _)| *k != "SETTLED")
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
             out += &format!(
                 "| {} | {} | {} | {} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} |\n",
                 p.payments,
                 p.concurrency,
-                p.settled,
+                settled,
                 if other.is_empty() {
                     "none".into()
                 } else {

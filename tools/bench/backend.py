@@ -13,7 +13,6 @@ Usage: python backend.py --repo DIR --port PORT --work-dir DIR --describe FILE
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -94,12 +93,7 @@ def main():
             else:
                 raise SystemExit(f"unknown command {line!r}")
     finally:
-        emulator.terminate()
-        try:
-            emulator.wait(10)
-        except subprocess.TimeoutExpired:  # busy draining the queue: stop it hard
-            emulator.kill()
-            emulator.wait()
+        up.stop_emulator(emulator, args.work_dir)
 
 
 if __name__ == "__main__":

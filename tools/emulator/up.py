@@ -56,6 +56,20 @@ def start_emulator(repo, port, work_dir):
             time.sleep(0.2)
 
 
+def stop_emulator(process, work_dir):
+    """Stops the emulator: politely, then hard if it is still busy (draining a queue) after
+    10 seconds; forgets its PID."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    pid = os.path.join(work_dir, "emulator.pid")
+    if os.path.exists(pid):
+        os.remove(pid)
+
+
 def parameters(repo):
     with open(os.path.join(repo, "templates", "params", "dev.json")) as f:
         values = {p["ParameterKey"]: p["ParameterValue"] for p in json.load(f)}
@@ -124,12 +138,23 @@ def fidelity(repo, aws, outputs):
 
 
 def seed_merchants(aws, outputs):
+    """The sample merchants (sample-merchants.json, also the benchmark's in-memory ones)."""
     table = outputs["MerchantsTableArn"].split("/")[-1]
-    limits = {"M": {"min_amount_minor": {"N": "100"}, "max_amount_minor": {"N": "1000000"}}}
-    aws["dynamodb"].put_item(
-        TableName=table,
-        Item={"merchant_id": {"S": "merchant-001"}, "active": {"BOOL": True}, "currencies": {"M": {"EUR": limits}}},
-    )
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample-merchants.json")) as f:
+        merchants = json.load(f)
+    for merchant in merchants.values():
+        currencies = {
+            code: {"M": {name: {"N": str(value)} for name, value in limits.items()}}
+            for code, limits in merchant["currencies"].items()
+        }
+        aws["dynamodb"].put_item(
+            TableName=table,
+            Item={
+                "merchant_id": {"S": merchant["merchant_id"]},
+                "active": {"BOOL": merchant["active"]},
+                "currencies": {"M": currencies},
+            },
+        )
 
 
 def payment(**changes):
@@ -229,11 +254,7 @@ def main():
             print(f"\n== the emulator keeps running on http://127.0.0.1:{args.port}; Ctrl-C (or cargo xtask down) stops it")
             signal.sigwait([signal.SIGINT, signal.SIGTERM])
     finally:
-        emulator.terminate()
-        emulator.wait(10)
-        pid = os.path.join(args.work_dir, "emulator.pid")
-        if os.path.exists(pid):
-            os.remove(pid)
+        stop_emulator(emulator, args.work_dir)
 
 
 if __name__ == "__main__":

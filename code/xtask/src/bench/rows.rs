@@ -8,15 +8,9 @@ use payment_workflow_book::template::Template;
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// The merchant the sample payments belong to; `tools/emulator/up.py` seeds the same one
-/// into the emulator's merchants table.
-fn merchants() -> Value {
-    json!({"merchant-001": {
-        "merchant_id": "merchant-001",
-        "active": true,
-        "currencies": {"EUR": {"min_amount_minor": 100, "max_amount_minor": 1_000_000}}
-    }})
-}
+/// The merchants of the sample payments; `tools/emulator/up.py` seeds the same file into
+/// the emulator's merchants table.
+const MERCHANTS: &str = include_str!("../../../../tools/emulator/sample-merchants.json");
 
 /// Rule settings exactly as the template's SSM parameters hold them.
 pub fn rule_settings() -> Vec<(String, String)> {
@@ -30,7 +24,7 @@ pub fn rule_settings() -> Vec<(String, String)> {
     vec![
         ("VALIDATION_RULES".into(), value("ValidationRulesParameter")),
         ("FRAUD_RULES".into(), value("FraudRulesParameter")),
-        ("MERCHANTS".into(), merchants().to_string()),
+        ("MERCHANTS".into(), MERCHANTS.to_string()),
     ]
 }
 

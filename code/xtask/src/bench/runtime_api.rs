@@ -41,6 +41,31 @@ impl Shared {
         change(&mut self.state.lock().expect("no poisoning"));
         self.changed.notify_all();
     }
+
+    /// Re-checks `outcome` on every change (and every 50 ms, for outside conditions such
+    /// as a process exiting) until it decides or `timeout` passes.
+    fn wait<T>(
+        &self,
+        timeout: Duration,
+        awaited: &str,
+        mut outcome: impl FnMut(&mut State) -> Option<Result<T, String>>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock().expect("no poisoning");
+        loop {
+            if let Some(decided) = outcome(&mut state) {
+                return decided;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no {awaited} within {timeout:?}"));
+            }
+            state = self
+                .changed
+                .wait_timeout(state, Duration::from_millis(50))
+                .expect("no poisoning")
+                .0;
+        }
+    }
 }
 
 pub struct RuntimeApi {
@@ -88,28 +113,15 @@ impl RuntimeApi {
         timeout: Duration,
         mut exited: impl FnMut() -> bool,
     ) -> Result<Instant, String> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.state.lock().expect("no poisoning");
-        loop {
+        self.shared.wait(timeout, "/next", |state| {
             if let Some(at) = state.first_next {
-                return Ok(at);
+                return Some(Ok(at));
             }
             if let Some(error) = &state.init_error {
-                return Err(format!("init failed: {error}"));
+                return Some(Err(format!("init failed: {error}")));
             }
-            if exited() {
-                return Err("the process exited before asking for an event".into());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no /next within {timeout:?}"));
-            }
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, Duration::from_millis(50))
-                .expect("no poisoning")
-                .0;
-        }
+            exited().then(|| Err("the process exited before asking for an event".into()))
+        })
     }
 
     /// Hands one event to the function and waits for its answer.
@@ -123,22 +135,9 @@ impl RuntimeApi {
             s.answer = None;
             s.pending.push_back((request_id.to_string(), event));
         });
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.state.lock().expect("no poisoning");
-        loop {
-            if let Some(answer) = state.answer.take() {
-                return Ok(answer);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no answer to {request_id} within {timeout:?}"));
-            }
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, Duration::from_millis(50))
-                .expect("no poisoning")
-                .0;
-        }
+        let awaited = format!("an answer to {request_id}");
+        self.shared
+            .wait(timeout, &awaited, |state| state.answer.take().map(Ok))
     }
 }
 
