@@ -1,7 +1,8 @@
 //! The capacity and cost appendix, computed from three sources and nothing else: the
-//! measurements (`bench/results.json`), the template (reserved concurrency, memory, batch
-//! size, stage throttle) and `bench/capacity-inputs.yaml` (published quotas and prices,
-//! assumed AWS call latencies). Little's law does the rest: concurrency = rate × duration.
+//! measurements (`bench/results.json`), the template (reserved concurrency, memory, the
+//! notification stream trigger's batch size, stage throttle) and
+//! `bench/capacity-inputs.yaml` (published quotas and prices, assumed AWS call latencies,
+//! measured log volume). Little's law does the rest: concurrency = rate × duration.
 
 use crate::bench::Results;
 use crate::repo;
@@ -22,6 +23,8 @@ pub struct Inputs {
     pub read_units_per_payment: f64,
     pub write_units_per_payment: f64,
     pub index_writes_per_payment: f64,
+    pub merchant_read_units_per_payment: f64,
+    pub log_bytes_per_payment: f64,
     pub prices: BTreeMap<String, f64>,
     pub express_billed_gb: f64,
 }
@@ -94,8 +97,8 @@ pub struct Limit {
     pub needed: String,
     /// The payments per second it sustains.
     pub sustains: f64,
-    /// Behind the notification queue: exceeding it delays receipts, fails no payment.
-    pub behind_queue: bool,
+    /// Behind the table's stream: exceeding it delays receipts, fails no payment.
+    pub behind_stream: bool,
 }
 
 /// The functions on the payment path with their template settings.
@@ -143,14 +146,14 @@ impl Plan {
                 .expect("a planned function")
                 .duration_ms()
         };
-        // Screen runs both checks in parallel, then Settle, then QueueNotification sends.
+        // Screen runs both checks in parallel, then Settle answers; the receipt follows the
+        // committed record on the table's stream, outside the execution.
         let execution_ms = duration("validator").max(duration("fraud-detector"))
             + duration("settlement")
-            + 2.0 * inputs.call_ms("lambda_invoke_overhead")
-            + inputs.call_ms("sqs_send");
-        let batch_size = template.resource("NotificationQueueTrigger")["Properties"]["BatchSize"]
+            + 2.0 * inputs.call_ms("lambda_invoke_overhead");
+        let batch_size = template.resource("NotificationStreamTrigger")["Properties"]["BatchSize"]
             .as_f64()
-            .expect("BatchSize");
+            .expect("NotificationStreamTrigger BatchSize");
         let stage_rps = template.doc["Parameters"]["ApiThrottleRateLimit"]["Default"]
             .as_f64()
             .expect("ApiThrottleRateLimit default");
@@ -176,21 +179,21 @@ impl Plan {
                 ),
                 needed: format!("{} rps", n(t)),
                 sustains: inputs.quota("api_gateway_rps"),
-                behind_queue: false,
+                behind_stream: false,
             },
             Limit {
                 component: "API stage throttle (template default)".into(),
                 quota: format!("{} rps", n(self.stage_rps)),
                 needed: format!("{} rps", n(t)),
                 sustains: self.stage_rps,
-                behind_queue: false,
+                behind_stream: false,
             },
             Limit {
                 component: "Express StartSyncExecution rate".into(),
                 quota: format!("{} per second", n(inputs.quota("express_start_rate"))),
                 needed: format!("{} per second", n(t)),
                 sustains: inputs.quota("express_start_rate"),
-                behind_queue: false,
+                behind_stream: false,
             },
             Limit {
                 component: format!(
@@ -206,7 +209,7 @@ impl Plan {
                     inputs.quota("express_sync_in_flight_low"),
                     self.execution_ms,
                 ),
-                behind_queue: false,
+                behind_stream: false,
             },
         ];
         for f in &self.functions {
@@ -219,7 +222,7 @@ impl Plan {
                 quota: n(f.reserved),
                 needed: format!("{:.0}", in_flight(t, f.duration_ms())),
                 sustains: sustained_rate(f.reserved, f.duration_ms()),
-                behind_queue: f.name == "notification",
+                behind_stream: f.name == "notification",
             });
         }
         rows
@@ -251,10 +254,10 @@ impl Plan {
         );
         let limits = self.limits(inputs);
         for l in &limits {
-            let verdict = match (l.sustains >= self.target, l.behind_queue) {
+            let verdict = match (l.sustains >= self.target, l.behind_stream) {
                 (true, _) => "yes",
                 (false, false) => "**no**: throttled, then failed executions",
-                (false, true) => "**no**: the queue's backlog grows",
+                (false, true) => "**no**: the stream's iterator age grows",
             };
             out += &format!(
                 "| {} | {} | {} | {} | {verdict} |\n",
@@ -264,27 +267,34 @@ impl Plan {
                 n(l.sustains.floor())
             );
         }
-        let first = |behind_queue: bool| {
+        let first = |behind_stream: bool| {
             limits
                 .iter()
-                .filter(|l| l.behind_queue == behind_queue)
+                .filter(|l| l.behind_stream == behind_stream)
                 .min_by(|a, b| a.sustains.total_cmp(&b.sustains))
-                .expect("limits on both sides of the queue")
+                .expect("limits on both sides of the stream")
         };
-        let (answer, queue) = (first(false), first(true));
-        let merchant = inputs.quota("dynamodb_partition_wcu") / inputs.index_writes_per_payment;
+        let (answer, stream) = (first(false), first(true));
+        let merchant_writes =
+            inputs.quota("dynamodb_partition_wcu") / inputs.index_writes_per_payment;
+        let merchant_reads =
+            inputs.quota("dynamodb_partition_rcu") / inputs.merchant_read_units_per_payment;
         let email = inputs.quota("sns_email_tps");
         out += &format!(
-            "\nFirst bottleneck on the answer path: {} at {} rps. Behind the queue: {} at {} rps. \
-             One merchant alone: {} payments per second ({} WCU of its index partition ÷ {} index writes per payment). \
+            "\nFirst bottleneck on the answer path: {} at {} rps. Behind the stream: {} at {} rps. \
+             One merchant alone: {} payments per second ({} WCU of its `merchant_id` index partition ÷ {} index writes per payment); \
+             its configuration item allows {} ({} RCU of one partition ÷ {} read units per payment). \
              Failed-payment e-mails: {} per second before SNS suspends the subscription, a failure rate of {:.2} % at {} rps.\n",
             answer.component,
             n(answer.sustains.floor()),
-            queue.component,
-            n(queue.sustains.floor()),
-            n(merchant.floor()),
+            stream.component,
+            n(stream.sustains.floor()),
+            n(merchant_writes.min(merchant_reads).floor()),
             n(inputs.quota("dynamodb_partition_wcu")),
             inputs.index_writes_per_payment,
+            n(merchant_reads.floor()),
+            n(inputs.quota("dynamodb_partition_rcu")),
+            inputs.merchant_read_units_per_payment,
             n(email),
             email / self.target * 100.0,
             n(self.target),
@@ -325,7 +335,7 @@ impl Plan {
             ),
             (
                 "Lambda requests".into(),
-                format!("3 + 1/{} (notification batches)", n(batch)),
+                format!("3 + 1/{} (stream batches of settled records)", n(batch)),
                 (3.0 + 1.0 / batch) * p("lambda_per_million_requests"),
             ),
             (
@@ -349,14 +359,19 @@ impl Plan {
                 1000.0 * p("s3_put_per_thousand"),
             ),
             (
-                "SQS requests".into(),
-                format!("send 1 + receive and delete 2/{}", n(batch)),
-                (1.0 + 2.0 / batch) * p("sqs_per_million_requests"),
+                "DynamoDB Streams reads".into(),
+                "GetRecords by the Lambda trigger: free".into(),
+                0.0,
             ),
             (
                 "SNS publish (settlements topic)".into(),
                 "1 per payment".into(),
                 p("sns_publish_per_million"),
+            ),
+            (
+                "CloudWatch Logs ingestion".into(),
+                format!("{} bytes per payment", n(inputs.log_bytes_per_payment)),
+                1e6 * inputs.log_bytes_per_payment / 1e9 * p("cloudwatch_logs_per_gb_ingested"),
             ),
         ]
     }

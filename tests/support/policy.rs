@@ -1,5 +1,6 @@
 //! The cfn-guard rule pack as the tests read it: each rule's header (requirements, PCI DSS
-//! controls, what it checks, its scenarios) and the cases of its test file.
+//! v4.0.1 requirements, what it checks, its scenarios), the PCI DSS ids its messages cite,
+//! and the cases of its test file.
 
 use crate::repo;
 use std::collections::BTreeSet;
@@ -15,7 +16,10 @@ pub struct RuleHeader {
     pub file: String,
     pub name: String,
     pub requirements: Vec<String>,
+    /// PCI DSS v4.0.1 requirement ids from the `# PCI DSS v4.0.1:` line (`none` = empty).
     pub pci: Vec<String>,
+    /// Requirement ids the rule's `<< … >>` messages cite after "PCI DSS ".
+    pub cited_pci: Vec<String>,
     pub checks: String,
     /// The expected outcomes its scenarios name: SKIP, PASS, FAIL.
     pub scenarios: Vec<String>,
@@ -67,6 +71,13 @@ pub fn headers(rule_file: &Path) -> Vec<RuleHeader> {
         };
         if !line.starts_with('#') {
             in_scenarios = false;
+            // A message line: "Violation: REQ-… / PCI DSS 3.3.1, 6.2.4: what is wrong."
+            if let Some((_, after)) = line.split_once("PCI DSS ")
+                && let Some((ids, _)) = after.split_once(':')
+            {
+                rule.cited_pci
+                    .extend(ids.split(',').map(|s| s.trim().to_string()));
+            }
             continue;
         }
         let list = |text: &str| -> Vec<String> {
@@ -77,8 +88,15 @@ pub fn headers(rule_file: &Path) -> Vec<RuleHeader> {
         };
         if let Some(value) = body.strip_prefix("Requirements:") {
             rule.requirements = list(value);
-        } else if let Some(value) = body.strip_prefix("PCI DSS v4.0:") {
+        } else if let Some(value) = body.strip_prefix("PCI DSS v4.0.1:") {
             rule.pci = list(value);
+        } else if body.starts_with("PCI DSS") {
+            // v4.0 was retired on 31 December 2024; a header citing it (or no version) would
+            // silently lose its requirement ids, so it stops every test that reads the pack.
+            panic!(
+                "{file}: rule {} cites `{body}`; write `# PCI DSS v4.0.1: <ids>` (or `none`)",
+                rule.name
+            );
         } else if let Some(value) = body.strip_prefix("Checks:") {
             rule.checks = value.trim().into();
         } else if body == "Scenarios:" {

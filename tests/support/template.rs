@@ -8,6 +8,16 @@ use std::path::PathBuf;
 
 pub const TEMPLATE: &str = "templates/payment-workflow.yaml";
 
+/// What an `AWS::ApiGateway::Deployment` captures when it is created (and never after).
+pub const API_DEFINITION_TYPES: [&str; 6] = [
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Resource",
+    "AWS::ApiGateway::Method",
+    "AWS::ApiGateway::Model",
+    "AWS::ApiGateway::RequestValidator",
+    "AWS::ApiGateway::GatewayResponse",
+];
+
 pub struct Template {
     pub doc: Value,
     pub text: String,
@@ -63,6 +73,29 @@ impl Template {
         let found = &self.doc["Parameters"][name];
         assert!(!found.is_null(), "the template has no parameter {name}");
         found
+    }
+
+    /// The SHA-256 (hex) of the REST API's definition: the API and every resource a
+    /// deployment snapshots (resources, methods, models, validators, gateway responses), as
+    /// canonical JSON (keys sorted, comments and layout ignored).
+    pub fn api_definition_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let definition: serde_json::Map<String, serde_json::Value> = self
+            .resources()
+            .into_iter()
+            .filter(|(_, r)| API_DEFINITION_TYPES.contains(&r["Type"].as_str().unwrap_or("")))
+            .map(|(id, r)| (id.to_string(), to_json(r)))
+            .collect();
+        let canonical = serde_json::to_string(&definition).expect("JSON serialises");
+        Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The logical id the API's deployment must have: a new definition, a new deployment.
+    pub fn api_deployment_id(&self) -> String {
+        format!("ApiDeployment{}", &self.api_definition_hash()[..10])
     }
 
     /// The state machine's `Definition` as JSON, with each `${Name}` substitution replaced

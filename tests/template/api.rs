@@ -203,3 +203,63 @@ fn design_the_api_model_and_the_domain_accept_the_same_fields() {
     let maximum = schema["properties"]["amount_minor"]["maximum"].as_u64();
     assert_eq!(maximum, Some(payments_core::payment::MAX_AMOUNT_MINOR));
 }
+
+// ANCHOR: deployment-hash
+/// M9: a deployment snapshots the API once, when it is created; a changed method behind an
+/// unchanged deployment never reaches clients. The deployment's logical id carries a hash
+/// of the API definition, so any change to it creates a new deployment for the stage.
+#[test]
+fn m9_the_api_deployment_is_recreated_whenever_the_api_definition_changes() {
+    let t = template();
+    let expected = t.api_deployment_id();
+    let deployments: Vec<&str> = t
+        .of_type("AWS::ApiGateway::Deployment")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(deployments.len(), 1, "one deployment");
+    if deployments[0] != expected && std::env::var_os("UPDATE_GENERATED").is_some() {
+        let path =
+            payment_workflow_book::repo::root().join(payment_workflow_book::template::TEMPLATE);
+        std::fs::write(&path, t.text.replace(deployments[0], &expected))
+            .expect("rewrite the template");
+        return;
+    }
+    assert_eq!(
+        deployments[0], expected,
+        "the API definition changed: run `cargo xtask regen` to give the deployment a new id"
+    );
+    let stage = ref_target(at(t.resource("ApiStage"), "Properties.DeploymentId"));
+    assert_eq!(
+        stage,
+        Some(expected.as_str()),
+        "the stage serves that deployment"
+    );
+    // Kept mutant: editing one response template of the method changes the required id.
+    let edited = payment_workflow_book::template::Template::parse(&t.text.replacen(
+        "#set($context.responseOverride.status = 422)",
+        "#set($context.responseOverride.status = 400)",
+        1,
+    ));
+    assert_ne!(edited.api_deployment_id(), expected);
+}
+// ANCHOR_END: deployment-hash
+
+/// PCI DSS 4.2.1 (defence in depth: no card number crosses the API). Without a security
+/// policy a Regional REST API accepts TLS 1.0; an enhanced policy (`SecurityPolicy_…`) needs an
+/// endpoint access mode, and `STRICT` refuses requests whose SNI host is not the API's
+/// (API Gateway Developer Guide, "Security policies for REST APIs in API Gateway").
+#[test]
+fn design_the_api_refuses_old_tls_and_foreign_hosts() {
+    let api = template().resource("PaymentApi");
+    let policy = at(api, "Properties.SecurityPolicy").as_str().unwrap_or("");
+    assert!(
+        policy.starts_with("SecurityPolicy_TLS13_1_2")
+            || policy.starts_with("SecurityPolicy_TLS13_1_3"),
+        "an enhanced policy with TLS 1.2 at least: {policy:?}"
+    );
+    assert_eq!(
+        at(api, "Properties.EndpointAccessMode").as_str(),
+        Some("STRICT")
+    );
+}

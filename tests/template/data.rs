@@ -102,6 +102,9 @@ fn req_004_merchant_configuration_table() {
     );
 }
 
+/// Data outlives the stack, except after a failed first creation: a retained table or bucket
+/// with a fixed name would make every retry of that deployment fail with "already exists"
+/// (review M11; `RetainExceptOnCreate`, CloudFormation since July 2023).
 #[test]
 fn design_data_stores_are_kept_when_the_stack_is_deleted_or_replaced() {
     let t = template();
@@ -109,11 +112,18 @@ fn design_data_stores_are_kept_when_the_stack_is_deleted_or_replaced() {
         "TransactionsTable",
         "AuditLogsTable",
         "MerchantsTable",
+        "CardActivityTable",
         "ArchiveBucket",
+        "ArchiveAccessLogsBucket",
+        "SigningSecret",
         "DataKey",
     ] {
         let resource = t.resource(id);
-        assert_eq!(resource["DeletionPolicy"].as_str(), Some("Retain"), "{id}");
+        assert_eq!(
+            resource["DeletionPolicy"].as_str(),
+            Some("RetainExceptOnCreate"),
+            "{id}"
+        );
         assert_eq!(
             resource["UpdateReplacePolicy"].as_str(),
             Some("Retain"),

@@ -155,7 +155,8 @@ fn req_000_2_function_settings_come_from_ssm_parameters() {
 fn req_000_2_environment_values_are_references_never_literals() {
     // Names and ARNs come from the resources, settings from SSM; a literal could be a stale
     // copy or, worse, a credential.
-    let allowed_literals = ["TRANSACTIONS_BY_MERCHANT_INDEX"];
+    // An index name cannot be referenced.
+    let allowed_literals = ["NOTIFICATION_PENDING_INDEX"];
     for (prefix, _, _) in FUNCTIONS {
         let Some(variables) = at(function(prefix), "Properties.Environment.Variables").as_mapping()
         else {
@@ -231,4 +232,56 @@ fn design_every_function_crate_is_deployed_by_the_template() {
         crates, deployed,
         "code/functions/* and the template's functions differ"
     );
+}
+
+/// The longest chain of sequential AWS SDK calls one invocation of each function makes (the
+/// code paths named beside each count). Settlement's wait for a concurrent attempt polls only
+/// while its own deadline allows, so it adds nothing to this bound.
+const SEQUENTIAL_SDK_CALLS: [(&str, u64); 6] = [
+    // GetItem of the merchant.
+    ("Validator", 1),
+    // BatchGetItem of the card's two windows.
+    ("FraudDetector", 1),
+    // Claim, complete, complete again as a velocity decline, release a failed attempt's claim.
+    ("Settlement", 4),
+    // Ten records × GetItem, PutObject, GetObject, Publish, UpdateItem, and the signing key
+    // (the notifier's CALLS_PER_RECORD).
+    ("Notification", 60),
+    // DescribeSecret, GetSecretValue ×2, GetRandomPassword, PutSecretValue, UpdateSecretVersionStage.
+    ("SecretRotation", 6),
+    // One Query per shard (32) and at most 50 records handed back.
+    ("Reconciler", 82),
+];
+
+/// Start-up, the Runtime API round trip and the handler's own work.
+const RESERVE_MS: u64 = 200;
+
+/// F7: the SDK's defaults (a 3.1 s connect timeout, no operation timeout) exceed a 2 s
+/// function, turning a typed, retryable error into a Lambda timeout. Every function takes
+/// the SDK timeouts from one SSM parameter; its worst chain of calls fits its Timeout.
+#[test]
+fn f7_sdk_timeouts_fit_every_functions_timeout() {
+    let t = template();
+    let value = at(t.resource("SdkTimeoutsParameter"), "Properties.Value")
+        .as_str()
+        .expect("a JSON value");
+    let timeouts: serde_json::Value = serde_json::from_str(value).expect("JSON");
+    let operation_ms = timeouts["operation_ms"].as_u64().expect("operation_ms");
+    let attempt_ms = timeouts["attempt_ms"].as_u64().expect("attempt_ms");
+    assert!(timeouts["connect_ms"].as_u64().expect("connect_ms") < attempt_ms);
+    assert!(attempt_ms <= operation_ms);
+    assert_eq!(SEQUENTIAL_SDK_CALLS.len(), FUNCTIONS.len());
+    for (prefix, calls) in SEQUENTIAL_SDK_CALLS {
+        let properties = at(function(prefix), "Properties");
+        assert_eq!(
+            getatt_target(&properties["Environment"]["Variables"]["SDK_TIMEOUTS"]),
+            Some(("SdkTimeoutsParameter", "Value")),
+            "{prefix} takes its SDK timeouts from the parameter"
+        );
+        let timeout_ms = properties["Timeout"].as_u64().unwrap() * 1000;
+        assert!(
+            calls * operation_ms + RESERVE_MS <= timeout_ms,
+            "{prefix}: {calls} calls × {operation_ms} ms + {RESERVE_MS} ms > {timeout_ms} ms"
+        );
+    }
 }

@@ -21,12 +21,13 @@ pub fn template() -> &'static Template {
 }
 
 /// The workflow's functions: logical id prefix, name stem and reserved concurrency.
-pub const FUNCTIONS: [(&str, &str, u64); 5] = [
+pub const FUNCTIONS: [(&str, &str, u64); 6] = [
     ("Validator", "validator", 100),
     ("FraudDetector", "fraud-detector", 50),
     ("Settlement", "settlement", 50),
     ("Notification", "notification", 50),
     ("SecretRotation", "secret-rotation", 1),
+    ("Reconciler", "reconciler", 1),
 ];
 
 /// The four functions 000 §C2 names.

@@ -58,54 +58,71 @@ fn design_settled_payments_are_announced_on_a_topic_without_email_subscribers() 
 #[test]
 fn req_001_dead_letter_queue_keeps_messages_14_days() {
     let t = template();
-    let redrive = at(t.resource("NotificationQueue"), "Properties.RedrivePolicy");
-    let dlq = getatt_target(&redrive["deadLetterTargetArn"]).unwrap().0;
+    let trigger = t.resource("NotificationStreamTrigger");
+    let dlq = getatt_target(at(
+        trigger,
+        "Properties.DestinationConfig.OnFailure.Destination",
+    ))
+    .expect("the stream mapping parks failures in a queue")
+    .0;
     assert_eq!(
         at(t.resource(dlq), "Properties.MessageRetentionPeriod").as_u64(),
         Some(14 * 24 * 3600)
     );
-    assert!(redrive["maxReceiveCount"].as_u64().unwrap() >= 1);
-    for (id, queue) in t.of_type("AWS::SQS::Queue") {
-        let is_dlq = id == dlq;
-        assert!(
-            is_dlq || !at(queue, "Properties.RedrivePolicy").is_null(),
-            "{id} needs a DLQ"
-        );
-    }
 }
 
+/// The outbox relay: the notification function reads the committed records from the
+/// transactions table's stream, only settled payments still pending a receipt.
 #[test]
-fn design_queue_visibility_is_six_times_the_consumer_timeout() {
+fn design_receipts_follow_the_committed_record_through_the_table_stream() {
     let t = template();
-    let timeout = at(t.resource("NotificationFunction"), "Properties.Timeout")
-        .as_u64()
-        .unwrap();
-    let visibility = at(
-        t.resource("NotificationQueue"),
-        "Properties.VisibilityTimeout",
-    )
-    .as_u64()
-    .unwrap();
+    let trigger = t.resource("NotificationStreamTrigger");
+    assert_eq!(
+        getatt_target(at(trigger, "Properties.EventSourceArn")),
+        Some(("TransactionsTable", "StreamArn"))
+    );
+    assert_eq!(
+        ref_target(at(trigger, "Properties.FunctionName")),
+        Some("NotificationFunction")
+    );
     assert!(
-        visibility >= 6 * timeout,
-        "visibility {visibility} s < 6 × {timeout} s"
+        !at(
+            t.resource("TransactionsTable"),
+            "Properties.StreamSpecification.StreamViewType"
+        )
+        .is_null(),
+        "the table must have a stream"
+    );
+    let pattern = at(trigger, "Properties.FilterCriteria.Filters.0.Pattern")
+        .as_str()
+        .expect("a filter pattern");
+    let pattern: serde_json::Value = serde_json::from_str(pattern).expect("the pattern is JSON");
+    let image = &pattern["dynamodb"]["NewImage"];
+    assert_eq!(image["status"]["S"], serde_json::json!(["SETTLED"]));
+    // DynamoDB filters match at the leaf: `exists` on the attribute value, not the attribute.
+    assert_eq!(
+        image["notification_pending"]["S"],
+        serde_json::json!([{"exists": true}])
     );
 }
 
+/// A failing record is retried alone (bisect, partial batch response) a bounded number of
+/// times, then parked: the default, unlimited retries would hold its shard for 24 hours.
 #[test]
-fn design_notification_reports_partial_batch_failures() {
-    let trigger = template().resource("NotificationQueueTrigger");
-    let types = at(trigger, "Properties.FunctionResponseTypes");
-    assert_eq!(types[0].as_str(), Some("ReportBatchItemFailures"));
-    let cap = at(trigger, "Properties.ScalingConfig.MaximumConcurrency")
+fn design_notification_failures_are_isolated_bounded_and_parked() {
+    let trigger = at(
+        template().resource("NotificationStreamTrigger"),
+        "Properties",
+    );
+    assert_eq!(
+        trigger["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
+    assert_eq!(trigger["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    let retries = trigger["MaximumRetryAttempts"]
         .as_u64()
-        .unwrap();
-    let reserved = at(
-        template().resource("NotificationFunction"),
-        "Properties.ReservedConcurrentExecutions",
-    );
-    assert!(
-        cap <= reserved.as_u64().unwrap(),
-        "the queue must not drive the function into throttling"
-    );
+        .expect("bounded retries");
+    assert!((1..=10).contains(&retries));
+    assert!(trigger["MaximumRecordAgeInSeconds"].as_u64().is_some());
+    assert!(!at(trigger, "DestinationConfig.OnFailure.Destination").is_null());
 }

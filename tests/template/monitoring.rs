@@ -192,3 +192,170 @@ fn design_the_runbook_lists_every_alarm_with_what_to_do() {
     }
     payment_workflow_book::generated::check("src/generated/alarm-runbook.md", &table);
 }
+
+/// H3: with execution logging on, API Gateway writes to `API-Gateway-Execution-Logs_<api>/<stage>`
+/// and creates that group itself, unencrypted and kept for ever, unless it exists: the stack
+/// owns it, encrypted and expiring, and the stage is created after it.
+#[test]
+fn design_api_execution_logs_are_owned_encrypted_and_expire() {
+    let t = template();
+    let group = at(t.resource("ApiExecutionLogGroup"), "Properties");
+    let stage = at(t.resource("ApiStage"), "Properties.StageName")
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        sub_text(&group["LogGroupName"]),
+        Some(format!("API-Gateway-Execution-Logs_${{PaymentApi}}/{stage}").as_str())
+    );
+    assert!(group["RetentionInDays"].as_u64().is_some());
+    assert!(!group["KmsKeyId"].is_null());
+    let depends = &t.resource("ApiStage")["DependsOn"];
+    assert!(
+        depends
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str() == Some("ApiExecutionLogGroup")),
+        "the stage must not log before the group exists"
+    );
+}
+
+/// H6: a throttle alarm must point at something an operator can open: Contributor Insights
+/// on the tables and the merchant index, and read throttles watched with writes.
+#[test]
+fn design_throttle_alarms_can_be_acted_on() {
+    let t = template();
+    for id in ["TransactionsTable", "CardActivityTable"] {
+        assert_eq!(
+            at(
+                t.resource(id),
+                "Properties.ContributorInsightsSpecification.Enabled"
+            )
+            .as_bool(),
+            Some(true),
+            "{id}"
+        );
+    }
+    let merchant_index = at(
+        t.resource("TransactionsTable"),
+        "Properties.GlobalSecondaryIndexes.0",
+    );
+    assert_eq!(
+        merchant_index["IndexName"].as_str(),
+        Some("merchant_id-created_at-index")
+    );
+    assert_eq!(
+        merchant_index["ContributorInsightsSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+    let metrics: Vec<&str> = at(
+        t.resource("TransactionsThrottleAlarm"),
+        "Properties.Metrics",
+    )
+    .as_sequence()
+    .unwrap()
+    .iter()
+    .filter_map(|m| m["MetricStat"]["Metric"]["MetricName"].as_str())
+    .collect();
+    assert!(metrics.contains(&"ReadThrottleEvents") && metrics.contains(&"WriteThrottleEvents"));
+}
+
+/// H4: every state of every execution is logged in dev; production keeps errors only, since
+/// ALL is about 20 log events per payment at the stage's rate.
+#[test]
+fn design_workflow_logs_everything_in_dev_and_errors_in_production() {
+    for (env, level) in [("dev", "ALL"), ("staging", "ERROR"), ("prod", "ERROR")] {
+        let path = payment_workflow_book::repo::root().join(format!("templates/params/{env}.json"));
+        let params: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let value = params
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["ParameterKey"] == "WorkflowLogLevel")
+            .map(|p| p["ParameterValue"].as_str().unwrap());
+        assert_eq!(value, Some(level), "{env}");
+    }
+}
+
+/// PCI DSS 10.7.2: failures of security controls reach the alerts topic. The event names are
+/// CloudTrail's: KMS `DisableKey` / `ScheduleKeyDeletion` (KMS Developer Guide, "Logging AWS KMS
+/// API calls with AWS CloudTrail"), Secrets Manager's `RotationFailed` (Secrets Manager User
+/// Guide, "AWS CloudTrail entries for Secrets Manager", rotation entries) and WAF's
+/// `DeleteLoggingConfiguration` (WAFv2 API). EventBridge receives CloudTrail management
+/// events only where a trail records them (EventBridge User Guide, "Events from AWS services"):
+/// the organisation trail is a prerequisite (section 4.2).
+#[test]
+fn design_security_control_failures_alert_the_operators() {
+    let rule = template().resource("SecurityControlFailureRule");
+    let pattern = at(rule, "Properties.EventPattern");
+    let list = |value: &Value| -> Vec<String> {
+        value
+            .as_sequence()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut sources = list(&pattern["source"]);
+    sources.sort();
+    assert_eq!(sources, ["aws.kms", "aws.secretsmanager", "aws.wafv2"]);
+    let events = list(&pattern["detail"]["eventName"]);
+    for event in [
+        "DisableKey",
+        "ScheduleKeyDeletion",
+        "RotationFailed",
+        "DeleteLoggingConfiguration",
+    ] {
+        assert!(events.iter().any(|e| e == event), "{event} is not matched");
+    }
+    assert_eq!(at(rule, "Properties.State").as_str(), Some("ENABLED"));
+    let targets = at(rule, "Properties.Targets")
+        .as_sequence()
+        .expect("targets");
+    assert!(
+        targets
+            .iter()
+            .any(|t| ref_target(&t["Arn"]) == Some("AlertsTopic")),
+        "the rule must notify the alerts topic"
+    );
+}
+
+/// A saved query that reads Lambda's `platform.report` records needs them written: Lambda
+/// emits `start` and `report` only at system log level INFO or finer ("By default, Lambda
+/// sets the system log level to INFO. With this setting, Lambda automatically sends `start`
+/// and `report` log messages to CloudWatch" — Lambda Developer Guide, "Log-level filtering").
+/// At WARN the latency query returns no rows on AWS, silently.
+#[test]
+fn design_the_latency_query_reads_records_every_function_it_names_writes() {
+    let query = template().resource("LatencyQuery");
+    assert!(
+        at(query, "Properties.QueryString")
+            .as_str()
+            .is_some_and(|q| q.contains("platform.report"))
+    );
+    let groups = at(query, "Properties.LogGroupNames")
+        .as_sequence()
+        .expect("log groups");
+    for group in groups {
+        let group = ref_target(group).expect("a Ref to a stack log group");
+        let (function, _) = template()
+            .of_type("AWS::Lambda::Function")
+            .into_iter()
+            .find(|(_, f)| ref_target(at(f, "Properties.LoggingConfig.LogGroup")) == Some(group))
+            .unwrap_or_else(|| panic!("no function logs to {group}"));
+        let level = at(
+            template().resource(function),
+            "Properties.LoggingConfig.SystemLogLevel",
+        )
+        .as_str()
+        .unwrap_or("INFO");
+        assert!(
+            matches!(level, "INFO" | "DEBUG"),
+            "{function} writes no platform.report at system level {level}"
+        );
+    }
+}

@@ -3,15 +3,18 @@
 
 use crate::template;
 use payment_workflow_book::budget::{self, Budget};
-use payment_workflow_book::template::at;
+use payment_workflow_book::template::{at, ref_target};
 use payment_workflow_book::{generated, repo};
 use serde_json::Value;
 use std::process::Command;
 
-/// API Gateway's hard limit for a REST integration.
+/// API Gateway's default integration timeout for a REST API (Regional APIs may raise it through a
+/// quota request since June 2024, at the cost of account throttle; the design keeps the default).
 const API_INTEGRATION_LIMIT_MS: u64 = 29_000;
 /// 000 §C3: the workflow must finish within 60 seconds.
 const SPEC_LIMIT_SECONDS: f64 = 60.0;
+/// Review H9: the slowest path must leave at least this much of the state machine's timeout.
+const MIN_SLACK_SECONDS: f64 = 1.0;
 
 /// The definition as Step Functions receives it, substitutions filled with example ARNs.
 fn definition() -> Value {
@@ -178,9 +181,11 @@ fn req_000_3_workflow_finishes_within_60_seconds_and_the_api_timeout() {
     )
     .as_u64()
     .unwrap();
+    // H9: state transitions and invocation overhead are outside every task's timer; keep
+    // room for them.
     assert!(
-        budget.worst_seconds <= timeout,
-        "worst case {} s along {:?} exceeds TimeoutSeconds {timeout}",
+        budget.worst_seconds + MIN_SLACK_SECONDS <= timeout,
+        "worst case {} s along {:?} leaves less than {MIN_SLACK_SECONDS} s of TimeoutSeconds {timeout}",
         budget.worst_seconds,
         budget.worst_path
     );
@@ -220,7 +225,7 @@ fn budget_table(budget: &Budget, timeout: f64, api_ms: u64) -> String {
          | worst case of the slowest path | {} |\n\
          | state machine `TimeoutSeconds` | {timeout} |\n\
          | API integration timeout | {} |\n\
-         | 000 §C3 limit | {SPEC_LIMIT_SECONDS} |\n",
+         | REQ-000-3 limit | {SPEC_LIMIT_SECONDS} |\n",
         budget.worst_path.join(" → "),
         budget.worst_seconds,
         api_ms as f64 / 1000.0
@@ -231,7 +236,8 @@ fn budget_table(budget: &Budget, timeout: f64, api_ms: u64) -> String {
 #[test]
 fn req_000_3_workflow_logs_without_execution_data_and_is_traced() {
     let logging = at(machine(), "Properties.LoggingConfiguration");
-    assert_eq!(logging["Level"].as_str(), Some("ALL"));
+    let level = ref_target(&logging["Level"]).expect("the level is a parameter");
+    assert_eq!(level, "WorkflowLogLevel");
     assert_eq!(
         logging["IncludeExecutionData"].as_bool(),
         Some(false),
@@ -255,11 +261,16 @@ fn design_replays_and_declines_are_recorded_by_settlement() {
         states["RecordDecline"]["Parameters"]["decision"].as_str(),
         Some("DECLINED")
     );
-    let choice = serde_json::to_string(&states["NewSettlement"]).unwrap();
-    assert!(
-        choice.contains("$.settlement.replayed"),
-        "a replay must not queue a second notification"
-    );
+    // Effects follow the committed record (the table's stream), never the workflow's
+    // memory of who wrote it: no state queues, publishes or archives a settlement.
+    for (name, state) in states.as_object().unwrap() {
+        let resource = state["Resource"].as_str().unwrap_or("");
+        assert!(
+            !(resource.contains("sqs:") || resource.contains("sns:") && name != "AlertFailure"),
+            "{name} must not announce a settlement"
+        );
+    }
+    assert_eq!(states["Settle"]["Next"].as_str(), Some("Respond"));
 }
 
 #[test]
