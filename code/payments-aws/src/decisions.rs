@@ -1,38 +1,47 @@
-//! The `transactions` and `audit_logs` tables as the settlement and fraud ports need them.
+//! The `transactions`, `audit_logs` and `card-activity` tables as settlement writes them.
 //!
 //! Exactly-once is enforced by DynamoDB, not by the code: the claim is a conditional
-//! `PutItem`, and completion is one `TransactWriteItems` whose update holds only while this
-//! attempt owns the claim and whose audit put holds only while no audit entry exists.
+//! `PutItem`, and completion is one `TransactWriteItems` whose record update holds only
+//! while this attempt owns the claim, whose audit put holds only while no audit entry
+//! exists, and whose card count holds only while the card's window is under its cap.
 
-use crate::errors::classify;
-use crate::items::{Item, get_n, get_s, get_strings, list, n, s};
+use crate::errors::{Cancellation, classify, classify_cancellation};
+use crate::items::{Item, list, n, s};
+use crate::transactions::{SERVICE, decision_from_item, read_decision};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use payments_core::errors::StoreError;
-use payments_core::fraud::RecentPayment;
-use payments_core::idempotency::{DecisionRecord, StoredStatus};
-use payments_core::ports::{ClaimOutcome, CompleteOutcome, DecisionStore, PaymentHistory};
-use payments_core::settlement::{AuditEntry, Claim, Outcome, SettlementResult};
-use payments_core::time::{parse_rfc3339_millis, rfc3339_millis};
-
-const SERVICE: &str = "DynamoDB";
+use payments_core::ports::{ClaimOutcome, CompleteOutcome, Completion, DecisionStore};
+use payments_core::records::{Claim, DecisionRecord, StoredStatus};
+use sha2::{Digest, Sha256};
 
 // ANCHOR: conditions
 /// A claim may be written when no record exists, or when the record is a claim whose
 /// holder's time has run out (Powertools' EXPIRED).
 const CLAIM_CONDITION: &str = "attribute_not_exists(transaction_id) OR (#status = :in_progress AND in_progress_expiry_ms < :now)";
-/// Completion holds only while this attempt still owns the claim.
+/// Completion, and the release of a failed attempt's claim, hold only while this attempt
+/// still owns the claim.
 const OWNER_CONDITION: &str = "#status = :in_progress AND attempt_id = :attempt";
+/// A settlement counts only while its card's window is under the cap.
+const CARD_CAP_CONDITION: &str = "attribute_not_exists(payments) OR payments < :max";
 // ANCHOR_END: conditions
+
+/// Positions of the completing transaction's items, for its cancellation reasons.
+const RECORD_ITEM: usize = 0;
+const AUDIT_ITEM: usize = 1;
+const CARD_ITEM: usize = 2;
 
 #[derive(Clone)]
 pub struct DynamoDecisions {
     client: Client,
     transactions: String,
     audit_logs: String,
-    merchant_index: String,
+    card_activity: String,
 }
 
 impl DynamoDecisions {
@@ -40,24 +49,22 @@ impl DynamoDecisions {
         config: &aws_config::SdkConfig,
         transactions: String,
         audit_logs: String,
-        merchant_index: String,
+        card_activity: String,
     ) -> Self {
         DynamoDecisions {
             client: Client::new(config),
             transactions,
             audit_logs,
-            merchant_index,
+            card_activity,
         }
     }
 }
 
-/// DynamoDB's idempotency token for a transaction: at most 36 characters.
-fn request_token(attempt_id: &str) -> String {
-    attempt_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(36)
-        .collect()
+/// DynamoDB's idempotency token for one completing transaction: at most 36 characters,
+/// the same for the SDK's retries of it and different for the second (declined) one.
+fn request_token(attempt_id: &str, status: StoredStatus) -> String {
+    let digest = Sha256::digest(format!("{attempt_id}|{}", status.as_str()).as_bytes());
+    hex::encode(digest)[..36].to_string()
 }
 
 impl DecisionStore for DynamoDecisions {
@@ -87,52 +94,69 @@ impl DecisionStore for DynamoDecisions {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":in_progress", s(StoredStatus::InProgress.as_str()))
             .expression_attribute_values(":now", n(claim.now_ms))
+            // The record that failed the condition comes back with the error: no extra
+            // read, and an SDK retry of an applied claim sees its own attempt id (F8).
+            // Source: DynamoDB API reference, PutItem ReturnValuesOnConditionCheckFailure.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match written {
             Ok(_) => Ok(ClaimOutcome::Claimed),
-            Err(error) if error.code() == Some("ConditionalCheckFailedException") => {
-                match self.get(&claim.transaction_id).await? {
-                    Some(record) => Ok(ClaimOutcome::Exists(Box::new(record))),
-                    // Deleted in between: nothing to replay, the next attempt claims afresh.
-                    None => Err(StoreError::Unavailable {
-                        service: SERVICE,
-                        detail: "record vanished".into(),
-                    }),
+            Err(error) => match error.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let record = match failed.item() {
+                        Some(item) => Some(decision_from_item(item, &claim.transaction_id)?),
+                        None => self.get(&claim.transaction_id).await?,
+                    };
+                    match record {
+                        Some(record) => Ok(ClaimOutcome::Exists(Box::new(record))),
+                        // Released in between: nothing to replay, the next try claims afresh.
+                        None => Err(StoreError::Unavailable {
+                            service: SERVICE,
+                            detail: "the record vanished while claiming".into(),
+                        }),
+                    }
                 }
-            }
-            Err(error) => Err(classify(SERVICE, error)),
+                _ => Err(classify(SERVICE, error)),
+            },
         }
     }
 
-    async fn complete(
-        &self,
-        claim: &Claim,
-        result: &SettlementResult,
-        audit: &AuditEntry,
-    ) -> Result<CompleteOutcome, StoreError> {
-        let status = StoredStatus::of(result.outcome).as_str();
-        let update = Update::builder()
+    async fn complete(&self, completion: &Completion) -> Result<CompleteOutcome, StoreError> {
+        let (claim, result, audit, card) = (
+            &completion.claim,
+            &completion.result,
+            &completion.audit,
+            &completion.card,
+        );
+        let status = StoredStatus::of(result.outcome);
+        // The outbox marker is committed with the decision itself (F1): the stream
+        // delivers the record to the notifier however this invocation's answer is lost.
+        let mut update = Update::builder()
             .table_name(&self.transactions)
             .key("transaction_id", s(&claim.transaction_id))
-            .update_expression(
-                "SET #status = :status, outcome = :outcome, fraud_score = :score, reasons = :reasons, recorded_at = :at",
-            )
+            .update_expression(record_update_text(
+                completion.notification_pending.is_some(),
+            ))
             .condition_expression(OWNER_CONDITION)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status))
-            .expression_attribute_values(":outcome", s(status))
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":outcome", s(status.as_str()))
             .expression_attribute_values(":score", n(result.fraud_score))
             .expression_attribute_values(":reasons", list(&result.reasons))
             .expression_attribute_values(":at", s(&result.recorded_at))
             .expression_attribute_values(":in_progress", s(StoredStatus::InProgress.as_str()))
-            .expression_attribute_values(":attempt", s(&claim.attempt_id))
+            .expression_attribute_values(":attempt", s(&claim.attempt_id));
+        if let Some(shard) = &completion.notification_pending {
+            update = update.expression_attribute_values(":pending", s(shard));
+        }
+        let update = update
             .build()
             .map_err(|e| StoreError::Malformed(e.to_string()))?;
         let entry: Item = [
             ("transaction_id", s(&audit.transaction_id)),
             ("event", s(&audit.event)),
-            ("outcome", s(status)),
+            ("outcome", s(status.as_str())),
             ("merchant_id", s(&audit.merchant_id)),
             ("attempt_id", s(&audit.attempt_id)),
             ("fraud_score", n(audit.fraud_score)),
@@ -149,27 +173,49 @@ impl DecisionStore for DynamoDecisions {
             .condition_expression("attribute_not_exists(transaction_id)")
             .build()
             .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let mut count = Update::builder()
+            .table_name(&self.card_activity)
+            .key("card_key", s(&card.card_key))
+            .update_expression("SET last_amount_minor = :amount, last_currency = :currency, last_at_ms = :at_ms, last_transaction_id = :txn, expires_at = :expires ADD payments :one")
+            .expression_attribute_values(":amount", n(card.amount_minor))
+            .expression_attribute_values(":currency", s(&card.currency))
+            .expression_attribute_values(":at_ms", n(card.at_ms))
+            .expression_attribute_values(":txn", s(&card.transaction_id))
+            .expression_attribute_values(":expires", n(card.expires_at))
+            .expression_attribute_values(":one", n(1));
+        if let Some(cap) = card.cap {
+            count = count
+                .condition_expression(CARD_CAP_CONDITION)
+                .expression_attribute_values(":max", n(cap));
+        }
+        let count = count
+            .build()
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
         // ANCHOR: transaction
         let written = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(TransactWriteItem::builder().put(put).build())
-            .client_request_token(request_token(&claim.attempt_id))
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .client_request_token(request_token(&claim.attempt_id, status))
             .send()
             .await;
         match written {
             Ok(_) => Ok(CompleteOutcome::Recorded),
             Err(error) => match error.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                    let lost = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed"));
-                    if lost {
-                        Ok(CompleteOutcome::ClaimLost)
-                    } else {
-                        Err(classify(SERVICE, error))
+                    match classify_cancellation(cancelled, &[RECORD_ITEM, AUDIT_ITEM], CARD_ITEM) {
+                        Cancellation::ClaimLost => Ok(CompleteOutcome::ClaimLost),
+                        Cancellation::CardCapReached => Ok(CompleteOutcome::CardCapReached),
+                        Cancellation::Transient(detail) => Err(StoreError::Unavailable {
+                            service: SERVICE,
+                            detail,
+                        }),
+                        Cancellation::Refused(detail) => Err(StoreError::Refused {
+                            service: SERVICE,
+                            detail,
+                        }),
                     }
                 }
                 Some(TransactWriteItemsError::IdempotentParameterMismatchException(_)) => {
@@ -181,97 +227,51 @@ impl DecisionStore for DynamoDecisions {
         // ANCHOR_END: transaction
     }
 
-    async fn get(&self, transaction_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
-        let read = self
+    async fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let deleted = self
             .client
-            .get_item()
+            .delete_item()
             .table_name(&self.transactions)
-            .key("transaction_id", s(transaction_id))
-            .consistent_read(true)
+            .key("transaction_id", s(&claim.transaction_id))
+            .condition_expression(OWNER_CONDITION)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":in_progress", s(StoredStatus::InProgress.as_str()))
+            .expression_attribute_values(":attempt", s(&claim.attempt_id))
             .send()
-            .await
-            .map_err(|e| classify(SERVICE, e))?;
-        read.item().map(record_from_item).transpose()
-    }
-}
-
-fn record_from_item(item: &Item) -> Result<DecisionRecord, StoreError> {
-    let status_text = get_s(item, "status")?;
-    let status = StoredStatus::parse(&status_text)
-        .ok_or_else(|| StoreError::Malformed(format!("unknown status {status_text}")))?;
-    let outcome = match status {
-        StoredStatus::InProgress => None,
-        StoredStatus::Settled => Some(Outcome::Settled),
-        StoredStatus::Declined => Some(Outcome::Declined),
-    };
-    let result = match outcome {
-        None => None,
-        Some(outcome) => Some(SettlementResult {
-            transaction_id: get_s(item, "transaction_id")?,
-            merchant_id: get_s(item, "merchant_id")?,
-            outcome,
-            replayed: false,
-            amount_minor: get_n(item, "amount_minor")?,
-            currency: get_s(item, "currency")?,
-            fraud_score: get_n(item, "fraud_score")?,
-            reasons: get_strings(item, "reasons")?,
-            recorded_at: get_s(item, "recorded_at")?,
-        }),
-    };
-    Ok(DecisionRecord {
-        transaction_id: get_s(item, "transaction_id")?,
-        status,
-        attempt_id: get_s(item, "attempt_id")?,
-        in_progress_expiry_ms: get_n(item, "in_progress_expiry_ms")?,
-        payload_hash: get_s(item, "payload_hash")?,
-        result,
-    })
-}
-
-impl PaymentHistory for DynamoDecisions {
-    async fn recent(
-        &self,
-        merchant_id: &str,
-        since_ms: u64,
-    ) -> Result<Vec<RecentPayment>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.transactions)
-            .index_name(&self.merchant_index)
-            .key_condition_expression("merchant_id = :merchant AND created_at >= :since")
-            .expression_attribute_values(":merchant", s(merchant_id))
-            .expression_attribute_values(":since", s(rfc3339_millis(since_ms)))
-            .into_paginator()
-            .items()
-            .send();
-        let mut recent = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| classify(SERVICE, e))?;
-            let created_at = get_s(&item, "created_at")?;
-            recent.push(RecentPayment {
-                transaction_id: get_s(&item, "transaction_id")?,
-                token_fingerprint: get_s(&item, "token_fingerprint")?,
-                amount_minor: get_n(&item, "amount_minor")?,
-                currency: get_s(&item, "currency")?,
-                created_at_ms: parse_rfc3339_millis(&created_at)
-                    .ok_or_else(|| StoreError::Malformed(format!("created_at {created_at}")))?,
-            });
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(classify(SERVICE, error)),
+            },
         }
-        Ok(recent)
     }
+
+    async fn get(&self, transaction_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        read_decision(&self.client, &self.transactions, transaction_id).await
+    }
+}
+
+fn record_update_text(with_marker: bool) -> String {
+    let mut text = "SET #status = :status, outcome = :outcome, fraud_score = :score, reasons = :reasons, recorded_at = :at".to_string();
+    if with_marker {
+        text.push_str(", notification_pending = :pending");
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
-    use super::request_token;
+    use super::*;
 
     #[test]
-    fn request_tokens_fit_dynamodb_limits() {
-        assert_eq!(
-            request_token("0f8fad5b-d9cb-469f-a165-70867728950e"),
-            "0f8fad5b-d9cb-469f-a165-70867728950e"
-        );
-        assert_eq!(request_token(&"x".repeat(80)).len(), 36);
+    fn request_tokens_fit_dynamodb_limits_and_differ_per_decision() {
+        let attempt = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let settled = request_token(attempt, StoredStatus::Settled);
+        assert_eq!(settled.len(), 36);
+        assert_eq!(settled, request_token(attempt, StoredStatus::Settled));
+        assert_ne!(settled, request_token(attempt, StoredStatus::Declined));
+        assert_ne!(settled, request_token("another", StoredStatus::Settled));
     }
 }

@@ -1,8 +1,9 @@
-//! Reading and writing DynamoDB attribute values without losing a type error.
+//! Reading and writing DynamoDB attribute values without losing a type error: a missing
+//! or mistyped attribute is `StoreError::Malformed`, never a default.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use payments_core::errors::StoreError;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -18,8 +19,12 @@ pub fn list(values: &[String]) -> AttributeValue {
     AttributeValue::L(values.iter().cloned().map(AttributeValue::S).collect())
 }
 
+pub fn malformed(name: &str, why: &str) -> StoreError {
+    StoreError::Malformed(format!("attribute {name} {why}"))
+}
+
 fn missing(name: &str) -> StoreError {
-    StoreError::Malformed(format!("attribute {name} is missing or of the wrong type"))
+    malformed(name, "is missing or of the wrong type")
 }
 
 pub fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
@@ -43,14 +48,36 @@ pub fn get_bool(item: &Item, name: &str) -> Result<bool, StoreError> {
         .ok_or_else(|| missing(name))
 }
 
+/// A list of strings (`L` of `S`); required.
 pub fn get_strings(item: &Item, name: &str) -> Result<Vec<String>, StoreError> {
-    match item.get(name) {
-        None => Ok(Vec::new()),
-        Some(value) => value
-            .as_l()
-            .map_err(|_| missing(name))?
-            .iter()
-            .map(|v| v.as_s().cloned().map_err(|_| missing(name)))
-            .collect(),
+    item.get(name)
+        .and_then(|v| v.as_l().ok())
+        .ok_or_else(|| missing(name))?
+        .iter()
+        .map(|v| v.as_s().cloned().map_err(|_| missing(name)))
+        .collect()
+}
+
+/// A string set (`SS`); required.
+pub fn get_string_set(item: &Item, name: &str) -> Result<BTreeSet<String>, StoreError> {
+    Ok(item
+        .get(name)
+        .and_then(|v| v.as_ss().ok())
+        .ok_or_else(|| missing(name))?
+        .iter()
+        .cloned()
+        .collect())
+}
+
+/// An optional attribute: absent is `None`, present with another type is malformed.
+pub fn optional<T>(
+    item: &Item,
+    name: &str,
+    read: impl Fn(&Item, &str) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    if item.contains_key(name) {
+        read(item, name).map(Some)
+    } else {
+        Ok(None)
     }
 }

@@ -1,10 +1,10 @@
 //! Secrets Manager as the rotation steps need it.
 
 use crate::errors::classify;
+use crate::rotation::{CURRENT, PENDING, SecretMetadata, SecretVault};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use payments_core::errors::StoreError;
-use payments_core::rotation::{CURRENT, PENDING, SecretMetadata, SecretVault};
 
 const SERVICE: &str = "Secrets Manager";
 /// Length of a generated HMAC key (letters and digits).

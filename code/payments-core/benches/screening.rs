@@ -9,6 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use payments_core::fraud::{FraudRules, assess};
 use payments_core::merchant::MerchantConfig;
 use payments_core::payment::Payment;
+use payments_core::records::CardHistory;
 use payments_core::validation::{ValidationRules, validate};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -30,9 +31,11 @@ fn screening(c: &mut Criterion) {
     c.bench_function("screen_one_payment", |b| {
         b.iter(|| {
             let payment = Payment::from_value(black_box(&input)).expect("a valid payment");
-            let merchant = merchants.get(&payment.merchant_id);
+            let merchant = merchants
+                .get(&payment.merchant_id)
+                .expect("a sample merchant");
             let outcome = validate(&payment, merchant, &validation);
-            let assessment = assess(&payment, &[], &fraud, now_ms);
+            let assessment = assess(&payment, &CardHistory::default(), &fraud, now_ms);
             black_box((outcome, assessment))
         })
     });

@@ -1,6 +1,8 @@
 //! How failures are classified for the workflow. The class becomes the Lambda error type,
-//! and the state machine matches it: it retries `RetryableError`, answers
-//! `InvalidPayment` with 422, and routes anything else to the failure path with an alert.
+//! and the state machine matches it: it retries `RetryableError` and routes anything else
+//! to the failure path with an alert. Client mistakes are not errors at all: the functions
+//! answer them as data (an `INVALID` or `FORBIDDEN` verdict, a `TransactionIdReused`
+//! answer), so they never count as function errors or page anyone.
 
 use std::fmt;
 
@@ -9,10 +11,11 @@ use std::fmt;
 pub enum ErrorClass {
     /// Transient: throttling, timeouts, a concurrent attempt. Trying again may succeed.
     Retryable,
-    /// The client's input cannot be processed as sent. Trying again cannot succeed.
-    Invalid,
-    /// Nothing the client can fix: configuration or stored state is wrong. Alert a person.
-    Rejected,
+    /// Nothing a retry or the client can fix: configuration or stored state is wrong.
+    /// Alert a person.
+    Fatal,
+    /// A step of the signing key's rotation failed; Secrets Manager retries the rotation.
+    Rotation,
 }
 // ANCHOR_END: error-class
 
@@ -21,8 +24,8 @@ impl ErrorClass {
     pub fn error_type(self) -> &'static str {
         match self {
             ErrorClass::Retryable => "RetryableError",
-            ErrorClass::Invalid => "InvalidPayment",
-            ErrorClass::Rejected => "RejectedPayment",
+            ErrorClass::Fatal => "PaymentSystemError",
+            ErrorClass::Rotation => "RotationError",
         }
     }
 }
@@ -51,6 +54,7 @@ pub enum StoreError {
         service: &'static str,
         detail: String,
     },
+    /// A stored record that does not read back as written: never replaced by a default.
     #[error("stored data is malformed: {0}")]
     Malformed(String),
 }
@@ -59,7 +63,7 @@ impl Classify for StoreError {
     fn class(&self) -> ErrorClass {
         match self {
             StoreError::Unavailable { .. } => ErrorClass::Retryable,
-            StoreError::Refused { .. } | StoreError::Malformed(_) => ErrorClass::Rejected,
+            StoreError::Refused { .. } | StoreError::Malformed(_) => ErrorClass::Fatal,
         }
     }
 }
@@ -72,8 +76,43 @@ pub struct ConfigError {
     pub detail: String,
 }
 
+impl ConfigError {
+    pub fn new(name: &str, detail: impl Into<String>) -> Self {
+        ConfigError {
+            name: name.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
 impl Classify for ConfigError {
     fn class(&self) -> ErrorClass {
-        ErrorClass::Rejected
+        ErrorClass::Fatal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_are_the_names_the_workflow_matches() {
+        assert_eq!(ErrorClass::Retryable.error_type(), "RetryableError");
+        assert_eq!(ErrorClass::Fatal.error_type(), "PaymentSystemError");
+        assert_eq!(ErrorClass::Rotation.error_type(), "RotationError");
+        let malformed = StoreError::Malformed("x".into());
+        assert_eq!(malformed.class(), ErrorClass::Fatal);
+    }
+
+    #[test]
+    fn every_error_class_prints_as_the_error_type_the_workflow_matches() {
+        // A log line and the Lambda errorType name a failure alike.
+        for class in [
+            ErrorClass::Retryable,
+            ErrorClass::Fatal,
+            ErrorClass::Rotation,
+        ] {
+            assert_eq!(class.to_string(), class.error_type());
+        }
     }
 }

@@ -1,49 +1,81 @@
 //! Fraud scoring by pattern (seed 004): each signal adds weight; a score at or above the
-//! configured threshold declines the payment. Thresholds are read in hundredths of a major
-//! unit so that one rule set reads alike for EUR, JPY and KWD.
+//! configured threshold declines the payment. Amount thresholds are per currency, in that
+//! currency's minor units (review F10): one number for every currency would flag ¥5,000
+//! (about €30) as large. Velocity and rapid retry read the card's two activity windows —
+//! O(1) per payment at any merchant rate (review F9); the settlement's capped counter is
+//! what stops concurrent payments of one card ([`crate::velocity`]).
 
-use crate::errors::{Classify, ConfigError, ErrorClass, StoreError};
-use crate::payment::{InvalidPayment, Payment};
-use crate::ports::PaymentHistory;
+use crate::errors::{ConfigError, StoreError};
+use crate::money::Currency;
+use crate::payment::{InvalidPayment, Payment, RawPayment};
+use crate::ports::CardActivityReader;
+use crate::records::CardHistory;
+use crate::velocity::Velocity;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Rule settings (SSM `fraud-rules`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FraudRules {
     pub decline_score: u32,
     pub velocity_window_seconds: u64,
     pub velocity_max_per_token: u32,
-    pub high_amount_minor: u64,
-    pub round_amount_minor: u64,
-    pub blocked_countries: Vec<String>,
     pub rapid_retry_seconds: u64,
+    /// Per currency, in its minor units; a currency missing here raises no signal.
+    pub high_amount_minor: BTreeMap<String, u64>,
+    /// Per currency, in its minor units; a currency missing here raises no signal.
+    pub round_amount_minor: BTreeMap<String, u64>,
+    pub blocked_countries: Vec<String>,
 }
+
+/// The longest velocity window accepted: one day.
+pub const MAX_WINDOW_SECONDS: u64 = 86_400;
 
 impl FraudRules {
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let rules: FraudRules = serde_json::from_str(text).map_err(|e| ConfigError {
-            name: "FRAUD_RULES".into(),
-            detail: e.to_string(),
-        })?;
-        if rules.decline_score == 0 || rules.round_amount_minor == 0 {
-            return Err(ConfigError {
-                name: "FRAUD_RULES".into(),
-                detail: "decline_score and round_amount_minor must be positive".into(),
-            });
+        let fail = |detail: String| ConfigError::new("FRAUD_RULES", detail);
+        let rules: FraudRules = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+        if !(1..=100).contains(&rules.decline_score) {
+            return Err(fail("decline_score must be 1..=100".into()));
+        }
+        if !(1..=MAX_WINDOW_SECONDS).contains(&rules.velocity_window_seconds) {
+            return Err(fail(format!(
+                "velocity_window_seconds must be 1..={MAX_WINDOW_SECONDS}"
+            )));
+        }
+        if rules.velocity_max_per_token == 0 {
+            return Err(fail("velocity_max_per_token must be at least 1".into()));
+        }
+        // Rapid retry reads last_* of the two windows the detector reads.
+        if rules.rapid_retry_seconds > rules.velocity_window_seconds {
+            return Err(fail(
+                "rapid_retry_seconds must not exceed velocity_window_seconds".into(),
+            ));
+        }
+        for (name, map) in [
+            ("high_amount_minor", &rules.high_amount_minor),
+            ("round_amount_minor", &rules.round_amount_minor),
+        ] {
+            for (code, threshold) in map {
+                if Currency::from_code(code).is_none() {
+                    return Err(fail(format!("{name}: unknown currency {code}")));
+                }
+                if *threshold == 0 {
+                    return Err(fail(format!("{name}.{code} must be positive")));
+                }
+            }
         }
         Ok(rules)
     }
-}
 
-/// One earlier payment of the same merchant, as the merchant index returns it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecentPayment {
-    pub transaction_id: String,
-    pub token_fingerprint: String,
-    pub amount_minor: u64,
-    pub currency: String,
-    pub created_at_ms: u64,
+    /// The velocity window and per-card cap settlement enforces.
+    pub fn velocity(&self) -> Velocity {
+        Velocity {
+            window_seconds: self.velocity_window_seconds,
+            max_per_token: self.velocity_max_per_token,
+        }
+    }
 }
 
 /// A pattern that raised the score.
@@ -51,7 +83,7 @@ pub struct RecentPayment {
 #[serde(tag = "signal", rename_all = "snake_case")]
 pub enum FraudSignal {
     BlockedCountry { country: String },
-    Velocity { payments_in_window: u32 },
+    Velocity { payments_in_window: u64 },
     RapidRetry,
     HighAmount,
     RoundAmount,
@@ -71,19 +103,25 @@ impl FraudSignal {
 }
 // ANCHOR_END: weights
 
-/// The fraud-detector's answer, as the state machine's `Choice` reads it.
+/// The fraud-detector's answer, as the state machine's `Choice` reads it. A body that is
+/// not a payment is answered, not raised: score 0, not approved, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FraudAssessment {
     pub score: u32,
     pub approved: bool,
     pub signals: Vec<FraudSignal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<InvalidPayment>,
+    /// The parsed transaction id, for the function's log line; not part of the answer.
+    #[serde(skip)]
+    pub transaction_id: Option<String>,
 }
 
 // ANCHOR: assess
-/// Scores a payment against the merchant's recent payments (other transactions only).
+/// Scores a payment against its card's activity windows.
 pub fn assess(
     payment: &Payment,
-    recent: &[RecentPayment],
+    history: &CardHistory,
     rules: &FraudRules,
     now_ms: u64,
 ) -> FraudAssessment {
@@ -93,38 +131,40 @@ pub fn assess(
             country: payment.country.clone(),
         });
     }
-    let fingerprint = payment.token_fingerprint();
-    let same_card: Vec<&RecentPayment> = recent
-        .iter()
-        .filter(|p| {
-            p.transaction_id != payment.transaction_id && p.token_fingerprint == fingerprint
-        })
-        .collect();
-    let window_start = now_ms.saturating_sub(rules.velocity_window_seconds * 1000);
-    let in_window = same_card
-        .iter()
-        .filter(|p| p.created_at_ms >= window_start)
-        .count() as u32;
-    if in_window >= rules.velocity_max_per_token {
+    let in_window = rules.velocity().estimate(history, now_ms);
+    if in_window >= u64::from(rules.velocity_max_per_token) {
         signals.push(FraudSignal::Velocity {
             payments_in_window: in_window,
         });
     }
-    let retry_start = now_ms.saturating_sub(rules.rapid_retry_seconds * 1000);
-    let rapid_retry = same_card.iter().any(|p| {
-        p.created_at_ms >= retry_start
-            && p.amount_minor == payment.amount.minor
-            && p.currency == payment.amount.currency.code()
+    let last = [&history.current, &history.previous]
+        .into_iter()
+        .flatten()
+        .max_by_key(|w| w.last_at_ms);
+    let rapid_retry = last.is_some_and(|last| {
+        last.last_transaction_id != payment.transaction_id
+            && now_ms.saturating_sub(last.last_at_ms)
+                <= rules.rapid_retry_seconds.saturating_mul(1000)
+            && last.last_amount_minor == payment.amount.minor
+            && last.last_currency == payment.amount.currency.code()
     });
     if rapid_retry {
         signals.push(FraudSignal::RapidRetry);
     }
-    let hundredths = payment.amount.in_hundredths();
-    if hundredths >= u128::from(rules.high_amount_minor) {
+    let code = payment.amount.currency.code();
+    let amount = payment.amount.minor;
+    if rules
+        .high_amount_minor
+        .get(code)
+        .is_some_and(|&high| amount >= high)
+    {
         signals.push(FraudSignal::HighAmount);
     }
-    let round = u128::from(rules.round_amount_minor);
-    if hundredths >= round && hundredths.is_multiple_of(round) {
+    if rules
+        .round_amount_minor
+        .get(code)
+        .is_some_and(|&round| amount >= round && amount.is_multiple_of(round))
+    {
         signals.push(FraudSignal::RoundAmount);
     }
     let score = signals
@@ -136,54 +176,61 @@ pub fn assess(
         score,
         approved: score < rules.decline_score,
         signals,
+        invalid: None,
+        transaction_id: Some(payment.transaction_id.clone()),
     }
 }
 // ANCHOR_END: assess
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FraudError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidPayment),
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// What the fraud-detector function receives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FraudInput {
+    pub payment: RawPayment,
 }
 
-impl Classify for FraudError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            FraudError::Invalid(e) => e.class(),
-            FraudError::Store(e) => e.class(),
-        }
-    }
-}
-
-/// The fraud-detector function's work: parse, read the merchant's recent payments, score.
+/// The fraud-detector function's work: parse, read the card's two windows, score.
 pub async fn screen(
-    input: &Value,
-    history: &impl PaymentHistory,
+    input: &FraudInput,
+    cards: &impl CardActivityReader,
     rules: &FraudRules,
     now_ms: u64,
-) -> Result<FraudAssessment, FraudError> {
-    let payment = Payment::from_value(input)?;
-    let since =
-        now_ms.saturating_sub(rules.velocity_window_seconds.max(rules.rapid_retry_seconds) * 1000);
-    let recent = history.recent(&payment.merchant_id, since).await?;
-    Ok(assess(&payment, &recent, rules, now_ms))
+) -> Result<FraudAssessment, StoreError> {
+    let payment = match Payment::from_raw(&input.payment) {
+        Ok(payment) => payment,
+        Err(invalid) => {
+            return Ok(FraudAssessment {
+                score: 0,
+                approved: false,
+                signals: Vec::new(),
+                invalid: Some(invalid),
+                transaction_id: None,
+            });
+        }
+    };
+    let (current, previous) = rules.velocity().keys(&payment.token_fingerprint(), now_ms);
+    let history = cards.windows(&current, &previous).await?;
+    Ok(assess(&payment, &history, rules, now_ms))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::payment::tests::sample;
+    use crate::records::CardActivity;
     use serde_json::json;
 
+    /// The start of a 10-minute window (a multiple of 600 000 ms), so the previous window
+    /// counts fully.
     const NOW: u64 = 1_800_000_000_000;
 
-    fn rules() -> FraudRules {
+    pub(crate) fn rules() -> FraudRules {
         FraudRules::from_json(
             r#"{"decline_score": 70, "velocity_window_seconds": 600, "velocity_max_per_token": 5,
-                "high_amount_minor": 500000, "round_amount_minor": 100000,
-                "blocked_countries": ["KP"], "rapid_retry_seconds": 30}"#,
+                "rapid_retry_seconds": 30,
+                "high_amount_minor": {"EUR": 500000, "JPY": 750000, "KWD": 1500000},
+                "round_amount_minor": {"EUR": 100000, "JPY": 100000, "KWD": 300000},
+                "blocked_countries": ["KP"]}"#,
         )
         .unwrap()
     }
@@ -196,96 +243,224 @@ mod tests {
         Payment::from_value(&body).unwrap()
     }
 
-    fn earlier(p: &Payment, id: usize, seconds_ago: u64, amount: u64) -> RecentPayment {
-        RecentPayment {
-            transaction_id: format!("earlier-{id}"),
-            token_fingerprint: p.token_fingerprint(),
-            amount_minor: amount,
-            currency: "EUR".into(),
-            created_at_ms: NOW - seconds_ago * 1000,
+    fn window(payments: u64, seconds_ago: u64, amount: u64, txn: &str) -> CardActivity {
+        CardActivity {
+            card_key: "k".into(),
+            payments,
+            last_amount_minor: amount,
+            last_currency: "EUR".into(),
+            last_at_ms: NOW - seconds_ago * 1000,
+            last_transaction_id: txn.into(),
+            expires_at: 0,
         }
+    }
+
+    fn signals(p: &Payment, history: &CardHistory) -> Vec<FraudSignal> {
+        assess(p, history, &rules(), NOW).signals
     }
 
     #[test]
     fn an_ordinary_payment_is_approved_with_no_signal() {
-        let assessment = assess(&payment(json!({})), &[], &rules(), NOW);
-        assert_eq!(
-            assessment,
-            FraudAssessment {
-                score: 0,
-                approved: true,
-                signals: vec![]
-            }
-        );
+        let assessment = assess(&payment(json!({})), &CardHistory::default(), &rules(), NOW);
+        assert_eq!((assessment.score, assessment.approved), (0, true));
+        assert!(assessment.signals.is_empty());
     }
 
     #[test]
     fn a_blocked_country_declines_alone() {
-        let assessment = assess(&payment(json!({"country": "KP"})), &[], &rules(), NOW);
+        let assessment = assess(
+            &payment(json!({"country": "KP"})),
+            &CardHistory::default(),
+            &rules(),
+            NOW,
+        );
         assert!(!assessment.approved);
         assert_eq!(assessment.score, 100);
     }
 
     #[test]
-    fn velocity_counts_the_same_card_inside_the_window_only() {
+    fn velocity_counts_both_windows_of_the_card() {
         let p = payment(json!({}));
-        let mut recent: Vec<_> = (0..5).map(|i| earlier(&p, i, 60 + i as u64, 999)).collect();
-        recent.push(earlier(&p, 9, 3600, 999));
-        let assessment = assess(&p, &recent, &rules(), NOW);
+        let history = CardHistory {
+            current: Some(window(2, 60, 999, "t1")),
+            previous: Some(window(3, 700, 999, "t0")),
+        };
+        let found = signals(&p, &history);
         assert_eq!(
-            assessment.signals,
+            found,
             vec![FraudSignal::Velocity {
                 payments_in_window: 5
             }]
         );
-        assert!(assessment.approved, "velocity alone scores 60, under 70");
+        assert!(
+            assess(&p, &history, &rules(), NOW).approved,
+            "velocity alone scores 60, under 70"
+        );
+        let fewer = CardHistory {
+            current: Some(window(4, 60, 999, "t1")),
+            previous: None,
+        };
+        assert!(signals(&p, &fewer).is_empty());
     }
 
     #[test]
     fn velocity_and_rapid_retry_together_decline() {
         let p = payment(json!({}));
-        let mut recent: Vec<_> = (0..4).map(|i| earlier(&p, i, 100, 999)).collect();
-        recent.push(earlier(&p, 7, 5, 1250));
-        let assessment = assess(&p, &recent, &rules(), NOW);
+        let history = CardHistory {
+            current: Some(window(5, 5, 1250, "earlier")),
+            previous: None,
+        };
+        let assessment = assess(&p, &history, &rules(), NOW);
         assert!(assessment.signals.contains(&FraudSignal::RapidRetry));
         assert!(!assessment.approved);
     }
 
     #[test]
-    fn the_payment_itself_is_not_counted_on_replay() {
+    fn rapid_retry_needs_the_same_amount_within_the_retry_time() {
         let p = payment(json!({}));
-        let mut own = earlier(&p, 0, 1, 1250);
-        own.transaction_id = p.transaction_id.clone();
-        assert!(assess(&p, &[own], &rules(), NOW).signals.is_empty());
+        let at = |seconds_ago, amount| CardHistory {
+            current: Some(window(1, seconds_ago, amount, "earlier")),
+            previous: None,
+        };
+        assert_eq!(signals(&p, &at(30, 1250)), vec![FraudSignal::RapidRetry]);
+        assert!(signals(&p, &at(31, 1250)).is_empty());
+        assert!(signals(&p, &at(5, 1251)).is_empty());
     }
 
     #[test]
-    fn amount_thresholds_read_alike_across_exponents() {
-        let eur = assess(
-            &payment(json!({"amount_minor": 510000})),
-            &[],
-            &rules(),
-            NOW,
+    fn the_payment_itself_is_not_its_own_rapid_retry_on_replay() {
+        let p = payment(json!({}));
+        let own = CardHistory {
+            current: Some(window(1, 1, 1250, &p.transaction_id)),
+            previous: None,
+        };
+        assert!(signals(&p, &own).is_empty());
+    }
+
+    #[test]
+    fn amount_thresholds_are_per_currency_in_minor_units() {
+        let none = CardHistory::default();
+        // ¥5,100 is about €30: not large, and not round at ¥100,000.
+        assert!(
+            signals(
+                &payment(json!({"amount_minor": 5100, "currency": "JPY"})),
+                &none
+            )
+            .is_empty()
         );
-        let jpy = assess(
-            &payment(json!({"amount_minor": 5100, "currency": "JPY"})),
-            &[],
-            &rules(),
-            NOW,
+        assert_eq!(
+            signals(&payment(json!({"amount_minor": 510000})), &none),
+            vec![FraudSignal::HighAmount]
         );
-        assert_eq!(eur.signals, vec![FraudSignal::HighAmount]);
-        assert_eq!(jpy.signals, eur.signals);
-        let round = assess(
-            &payment(json!({"amount_minor": 200000})),
-            &[],
-            &rules(),
-            NOW,
+        assert_eq!(
+            signals(
+                &payment(json!({"amount_minor": 750000, "currency": "JPY"})),
+                &none
+            ),
+            vec![FraudSignal::HighAmount]
         );
-        assert_eq!(round.signals, vec![FraudSignal::RoundAmount]);
+        assert_eq!(
+            signals(&payment(json!({"amount_minor": 200000})), &none),
+            vec![FraudSignal::RoundAmount]
+        );
+        // 1000.005 KWD is not round; 300.000 KWD is.
+        assert!(
+            signals(
+                &payment(json!({"amount_minor": 1000005, "currency": "KWD"})),
+                &none
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            signals(
+                &payment(json!({"amount_minor": 300000, "currency": "KWD"})),
+                &none
+            ),
+            vec![FraudSignal::RoundAmount]
+        );
+        // A currency without a threshold raises no amount signal.
+        assert!(
+            signals(
+                &payment(json!({"amount_minor": 100000000, "currency": "USD"})),
+                &none
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_unparseable_payment_is_answered_not_raised() {
+        let cards = crate::memory::MemoryDecisionStore::default();
+        let input: FraudInput = serde_json::from_value(json!({"payment": {"x": 1}})).unwrap();
+        let answer = crate::memory::block_on(screen(&input, &cards, &rules(), NOW)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&answer).unwrap(),
+            json!({"score": 0, "approved": false, "signals": [],
+                   "invalid": {"field": "x", "reason": "is not a payment field (card numbers are never accepted)"}})
+        );
+    }
+
+    #[test]
+    fn a_score_exactly_at_decline_score_is_declined() {
+        // A high, round euro amount scores 30 + 15 = 45.
+        let p = payment(json!({"amount_minor": 500000}));
+        let at = |decline_score| {
+            let rules = FraudRules {
+                decline_score,
+                ..rules()
+            };
+            let assessment = assess(&p, &CardHistory::default(), &rules, NOW);
+            assert_eq!(assessment.score, 45);
+            assessment.approved
+        };
+        assert!(!at(45), "at the threshold: declined");
+        assert!(!at(44));
+        assert!(at(46), "one point below the threshold: approved");
+    }
+
+    #[test]
+    fn rapid_retry_may_last_as_long_as_the_velocity_window_but_no_longer() {
+        let with = |rapid_retry_seconds: u64| {
+            FraudRules::from_json(
+                &json!({
+                    "decline_score": 70, "velocity_window_seconds": 600,
+                    "velocity_max_per_token": 5, "rapid_retry_seconds": rapid_retry_seconds,
+                    "high_amount_minor": {}, "round_amount_minor": {}, "blocked_countries": []
+                })
+                .to_string(),
+            )
+        };
+        assert!(with(600).is_ok());
+        assert!(with(601).is_err());
     }
 
     #[test]
     fn invalid_rules_are_refused() {
-        assert!(FraudRules::from_json(r#"{"decline_score": 0}"#).is_err());
+        let valid = serde_json::to_value(json!({
+            "decline_score": 70, "velocity_window_seconds": 600, "velocity_max_per_token": 5,
+            "rapid_retry_seconds": 30, "high_amount_minor": {"EUR": 1}, "round_amount_minor": {"EUR": 1},
+            "blocked_countries": []
+        }))
+        .unwrap();
+        assert!(FraudRules::from_json(&valid.to_string()).is_ok());
+        for (field, value) in [
+            ("decline_score", json!(0)),
+            ("decline_score", json!(101)),
+            ("velocity_window_seconds", json!(0)),
+            ("velocity_window_seconds", json!(86_401)),
+            ("velocity_max_per_token", json!(0)),
+            ("rapid_retry_seconds", json!(601)),
+            ("high_amount_minor", json!({"EURO": 1})),
+            ("round_amount_minor", json!({"EUR": 0})),
+            ("high_amount_minor", json!(500000)),
+            ("surprise", json!(1)),
+        ] {
+            let mut broken = valid.clone();
+            broken[field] = value;
+            assert!(
+                FraudRules::from_json(&broken.to_string()).is_err(),
+                "{field}"
+            );
+        }
     }
 }

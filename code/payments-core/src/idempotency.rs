@@ -1,38 +1,11 @@
 //! The idempotency record lifecycle of AWS Lambda Powertools, ported: a record is claimed
 //! `INPROGRESS` with an in-progress expiry taken from the invocation's remaining time,
-//! then completed with its result. A record found `INPROGRESS` past that expiry is
-//! `EXPIRED` — its invocation died — and may be claimed again. Unlike Powertools, a
-//! completed payment decision never expires: a `transaction_id` settles once, for ever.
+//! then completed with its result; an attempt that fails releases its claim (Powertools
+//! deletes the record). A record found `INPROGRESS` past that expiry is `EXPIRED` — its
+//! invocation died — and may be claimed again. Unlike Powertools, a completed payment
+//! decision never expires: a `transaction_id` settles once, for ever.
 
-use crate::settlement::SettlementResult;
-
-/// What a stored record says, as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoredStatus {
-    InProgress,
-    Settled,
-    Declined,
-}
-
-impl StoredStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StoredStatus::InProgress => "INPROGRESS",
-            StoredStatus::Settled => "SETTLED",
-            StoredStatus::Declined => "DECLINED",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<StoredStatus> {
-        [
-            StoredStatus::InProgress,
-            StoredStatus::Settled,
-            StoredStatus::Declined,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
+use crate::records::{DecisionRecord, SettlementResult, StoredStatus};
 
 /// Powertools' three states, derived from a stored record and the time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,22 +15,12 @@ pub enum RecordStatus {
     Expired,
 }
 
-/// A decision record of the `transactions` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DecisionRecord {
-    pub transaction_id: String,
-    pub status: StoredStatus,
-    pub attempt_id: String,
-    pub in_progress_expiry_ms: u64,
-    pub payload_hash: String,
-    /// The recorded answer, present once the record is completed.
-    pub result: Option<SettlementResult>,
-}
-
 impl DecisionRecord {
+    /// Expired strictly after the expiry instant, as the store's claim condition
+    /// (`in_progress_expiry_ms < :now`) reads it.
     pub fn status_at(&self, now_ms: u64) -> RecordStatus {
         match self.status {
-            StoredStatus::InProgress if now_ms >= self.in_progress_expiry_ms => {
+            StoredStatus::InProgress if now_ms > self.in_progress_expiry_ms => {
                 RecordStatus::Expired
             }
             StoredStatus::InProgress => RecordStatus::InProgress,
@@ -74,20 +37,29 @@ pub fn in_progress_expiry(now_ms: u64, remaining_ms: u64) -> u64 {
 /// What a claim that found an existing record should do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OnExisting {
+    /// This attempt's own claim: an SDK retry of a claim whose first try was applied.
+    OwnClaim,
     /// Completed with the same payload: answer with the recorded result.
     Replay(SettlementResult),
     /// Completed, but for a different payment: the client reused a transaction_id.
     KeyReused,
-    /// Another invocation holds the claim: retry later.
+    /// Another invocation holds the claim: wait for it, then answer or retry.
     InProgress,
-    /// The holder died; the store's conditional claim should have taken over, so another
-    /// invocation raced us to it: retry.
+    /// The holder died: claim again.
     Expired,
 }
 
 // ANCHOR: on-existing
-/// Powertools' decision after a failed conditional claim.
-pub fn on_existing(record: &DecisionRecord, payload_hash: &str, now_ms: u64) -> OnExisting {
+/// Powertools' decision after a failed conditional claim, plus recognising our own claim.
+pub fn on_existing(
+    record: &DecisionRecord,
+    attempt_id: &str,
+    payload_hash: &str,
+    now_ms: u64,
+) -> OnExisting {
+    if record.status == StoredStatus::InProgress && record.attempt_id == attempt_id {
+        return OnExisting::OwnClaim;
+    }
     match record.status_at(now_ms) {
         RecordStatus::Completed if record.payload_hash != payload_hash => OnExisting::KeyReused,
         RecordStatus::Completed => match &record.result {
@@ -106,7 +78,7 @@ pub fn on_existing(record: &DecisionRecord, payload_hash: &str, now_ms: u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settlement::Outcome;
+    use crate::records::Outcome;
 
     fn record(status: StoredStatus, expiry: u64) -> DecisionRecord {
         DecisionRecord {
@@ -126,14 +98,16 @@ mod tests {
                 reasons: vec![],
                 recorded_at: "2026-01-01T00:00:00.000Z".into(),
             }),
+            notification_pending: None,
         }
     }
 
     #[test]
-    fn in_progress_expires_at_its_deadline_and_completed_never_does() {
+    fn in_progress_expires_after_its_deadline_and_completed_never_does() {
         let claim = record(StoredStatus::InProgress, 1000);
         assert_eq!(claim.status_at(999), RecordStatus::InProgress);
-        assert_eq!(claim.status_at(1000), RecordStatus::Expired);
+        assert_eq!(claim.status_at(1000), RecordStatus::InProgress);
+        assert_eq!(claim.status_at(1001), RecordStatus::Expired);
         assert_eq!(
             record(StoredStatus::Settled, 0).status_at(u64::MAX),
             RecordStatus::Completed
@@ -143,23 +117,24 @@ mod tests {
     #[test]
     fn a_completed_record_replays_only_for_the_same_payload() {
         let done = record(StoredStatus::Settled, 0);
-        match on_existing(&done, "h", 5) {
+        match on_existing(&done, "b", "h", 5) {
             OnExisting::Replay(result) => assert!(result.replayed),
             other => panic!("{other:?}"),
         }
-        assert_eq!(on_existing(&done, "other", 5), OnExisting::KeyReused);
+        assert_eq!(on_existing(&done, "b", "other", 5), OnExisting::KeyReused);
+        // Our own completed record is a replay too, not a claim.
+        assert!(matches!(
+            on_existing(&done, "a", "h", 5),
+            OnExisting::Replay(_)
+        ));
     }
 
     #[test]
-    fn live_and_dead_claims_are_retried() {
-        assert_eq!(
-            on_existing(&record(StoredStatus::InProgress, 10), "h", 5),
-            OnExisting::InProgress
-        );
-        assert_eq!(
-            on_existing(&record(StoredStatus::InProgress, 10), "h", 50),
-            OnExisting::Expired
-        );
+    fn live_and_dead_claims_of_others_are_waited_for_and_our_own_is_ours() {
+        let live = record(StoredStatus::InProgress, 10);
+        assert_eq!(on_existing(&live, "b", "h", 5), OnExisting::InProgress);
+        assert_eq!(on_existing(&live, "b", "h", 50), OnExisting::Expired);
+        assert_eq!(on_existing(&live, "a", "h", 5), OnExisting::OwnClaim);
     }
 
     #[test]

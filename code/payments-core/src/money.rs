@@ -55,7 +55,7 @@ impl fmt::Display for Currency {
 }
 
 /// An amount in minor units of one currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Money {
     pub minor: u64,
     pub currency: Currency,
@@ -64,17 +64,6 @@ pub struct Money {
 impl Money {
     pub fn new(minor: u64, currency: Currency) -> Self {
         Money { minor, currency }
-    }
-
-    /// The amount in hundredths of a major unit, whatever the currency's exponent, so one
-    /// threshold reads alike for EUR, JPY and KWD. This rescales digits; it is not an
-    /// exchange rate.
-    pub fn in_hundredths(self) -> u128 {
-        let minor = u128::from(self.minor);
-        match self.currency.exponent {
-            e if e <= 2 => minor * 10u128.pow(2 - e),
-            e => minor / 10u128.pow(e - 2),
-        }
     }
 
     /// The amount written in major units with the currency's digits: `12.34`, `1200`, `1.005`.
@@ -117,17 +106,23 @@ mod tests {
     }
 
     #[test]
+    fn every_accepted_currency_round_trips_through_its_iso_4217_code() {
+        for (code, exponent) in ISO_4217 {
+            let currency = Currency::from_code(code).unwrap();
+            let back: &'static str = currency.into();
+            assert_eq!(back, code);
+            assert_eq!((currency.code(), currency.exponent()), (code, exponent));
+            // Stored and sent as the bare code (serde goes through the same conversion).
+            assert_eq!(serde_json::to_value(currency).unwrap(), code);
+            assert_eq!(currency.to_string(), code);
+        }
+    }
+
+    #[test]
     fn major_units_use_the_currency_digits() {
         assert_eq!(money(1234, "EUR").to_string(), "12.34 EUR");
         assert_eq!(money(5, "USD").major_units(), "0.05");
         assert_eq!(money(1200, "JPY").major_units(), "1200");
         assert_eq!(money(1005, "KWD").major_units(), "1.005");
-    }
-
-    #[test]
-    fn hundredths_compare_amounts_across_exponents() {
-        assert_eq!(money(1000, "EUR").in_hundredths(), 1000);
-        assert_eq!(money(10, "JPY").in_hundredths(), 1000);
-        assert_eq!(money(10_000, "KWD").in_hundredths(), 1000);
     }
 }

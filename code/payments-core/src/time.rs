@@ -15,15 +15,22 @@ pub fn rfc3339_millis(epoch_ms: u64) -> String {
     )
 }
 
-/// The instant of a `rfc3339_millis` timestamp, or `None` for any other text.
+/// The instant of a `rfc3339_millis` timestamp, or `None` for any other text: exactly the
+/// texts formatting produces parse (1970 to 9999) — no sign, no leap second, no 30th of
+/// February.
 pub fn parse_rfc3339_millis(text: &str) -> Option<u64> {
+    // `d` stands for a digit; every other byte stands for itself. A digit check first,
+    // because `u64::from_str` also takes a leading `+`.
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd:dd:dd.dddZ";
     let b = text.as_bytes();
-    let shape_ok = b.len() == 24
-        && [4, 7].iter().all(|&i| b[i] == b'-')
-        && b[10] == b'T'
-        && [13, 16].iter().all(|&i| b[i] == b':')
-        && b[19] == b'.'
-        && b[23] == b'Z';
+    let shape_ok = b.len() == SHAPE.len()
+        && b.iter().zip(SHAPE).all(|(&c, &s)| {
+            if s == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == s
+            }
+        });
     if !shape_ok {
         return None;
     }
@@ -35,15 +42,16 @@ pub fn parse_rfc3339_millis(text: &str) -> Option<u64> {
         number(17, 19)?,
         number(20, 23)?,
     );
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year as i64, month as u32, day as u32);
+    // A date that does not exist (month 13, day 0, the 30th of February) is counted as
+    // another day, which does not read back as this one.
+    let date = (year as i64, month as u32, day as u32);
+    let days = days_from_civil(date.0, date.1, date.2);
+    if civil_from_days(days) != date {
+        return None;
+    }
     let seconds = u64::try_from(days).ok()? * 86_400 + hour * 3600 + minute * 60 + second;
     Some(seconds * 1000 + millis)
 }
@@ -75,7 +83,24 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339_millis;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// 9999-12-31T23:59:59.999Z, the last instant of four-digit years.
+    const LAST_MS: u64 = 253_402_300_799_999;
+
+    fn is_leap(year: i64) -> bool {
+        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    }
+
+    fn days_in_month(year: i64, month: u32) -> u32 {
+        match month {
+            2 if is_leap(year) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
 
     #[test]
     fn formats_known_instants() {
@@ -85,18 +110,112 @@ mod tests {
             rfc3339_millis(1_796_083_199_999),
             "2026-11-30T23:59:59.999Z"
         );
+        assert_eq!(rfc3339_millis(LAST_MS), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]
-    fn parsing_inverts_formatting() {
-        for ms in [0, 951_782_400_123, 1_796_083_199_999, 1_700_000_000_042] {
-            assert_eq!(super::parse_rfc3339_millis(&rfc3339_millis(ms)), Some(ms));
-        }
+    fn every_day_of_the_proleptic_gregorian_calendar_is_counted_in_order() {
+        // Day by day from 0001-01-01 to 9999-12-31 against the leap-year rule (every 4th
+        // year, not every 100th, every 400th): the century years 1900, 2100 and 2400, the
+        // last day of each 400-year era (2000-02-29, 2400-02-29) and the first of the next.
+        let (mut year, mut month, mut day) = (1, 1, 1);
+        let mut days = days_from_civil(1, 1, 1);
         assert_eq!(
-            super::parse_rfc3339_millis("2026-13-01T00:00:00.000Z"),
-            None
+            days, -719_162,
+            "0001-01-01 is 719 162 days before 1970-01-01"
         );
-        assert_eq!(super::parse_rfc3339_millis("yesterday"), None);
+        while year <= 9999 {
+            assert_eq!(
+                days_from_civil(year, month, day),
+                days,
+                "{year}-{month}-{day}"
+            );
+            assert_eq!(civil_from_days(days), (year, month, day), "day {days}");
+            days += 1;
+            day += 1;
+            if day > days_in_month(year, month) {
+                (month, day) = (month + 1, 1);
+            }
+            if month > 12 {
+                (year, month) = (year + 1, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn timestamps_of_every_malformed_shape_are_refused() {
+        let valid = "2026-11-30T23:59:59.999Z";
+        assert_eq!(parse_rfc3339_millis(valid), Some(1_796_083_199_999));
+        let mut malformed: Vec<String> = (0..valid.len()).map(|n| valid[..n].to_string()).collect();
+        for extra in ["0", "Z", " ", "\n", "+00:00"] {
+            malformed.push(format!("{valid}{extra}"));
+            malformed.push(format!("{extra}{valid}"));
+        }
+        // Any byte replaced by anything but a digit where a digit was.
+        for (i, original) in valid.bytes().enumerate() {
+            for replacement in b"0-:T.Z+ xt" {
+                if *replacement != original
+                    && !(original.is_ascii_digit() && replacement.is_ascii_digit())
+                {
+                    let mut bytes = valid.as_bytes().to_vec();
+                    bytes[i] = *replacement;
+                    malformed.push(String::from_utf8(bytes).unwrap());
+                }
+            }
+        }
+        // Right separators, another length; other ways of writing the same instant.
+        malformed.extend(
+            [
+                "2026-11-30T23:59:59.9999Z",
+                "2026-11-30T23:59:59.99Z",
+                "2026-11-30T23:59:59Z",
+                "02026-11-30T23:59:59.999Z",
+                "2026-11-30 23:59:59.999Z",
+                "2026-11-30t23:59:59.999z",
+                "2026-11-30T23:59:59.999+00:00",
+                "+026-11-30T23:59:59.999Z",
+                "2026-+1-30T23:59:59.999Z",
+                "yesterday",
+                "",
+            ]
+            .map(String::from),
+        );
+        for text in malformed {
+            assert_eq!(parse_rfc3339_millis(&text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn each_field_out_of_its_range_is_refused() {
+        for text in [
+            "2026-00-01T00:00:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-01-00T00:00:00.000Z",
+            "2026-01-32T00:00:00.000Z",
+            "2026-04-31T00:00:00.000Z",
+            "2026-02-29T00:00:00.000Z",
+            "2100-02-29T00:00:00.000Z",
+            "2024-02-30T00:00:00.000Z",
+            "2026-01-01T24:00:00.000Z",
+            "2026-01-01T00:60:00.000Z",
+            "2026-01-01T00:00:60.000Z",
+            "1969-12-31T23:59:59.999Z",
+            "0000-01-01T00:00:00.000Z",
+        ] {
+            assert_eq!(parse_rfc3339_millis(text), None, "{text}");
+        }
+        for text in [
+            "1970-01-01T00:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "2000-02-29T00:00:00.000Z",
+            "2400-02-29T12:00:00.000Z",
+            "2026-12-31T23:59:59.999Z",
+        ] {
+            assert_eq!(
+                parse_rfc3339_millis(text).map(rfc3339_millis).as_deref(),
+                Some(text)
+            );
+        }
     }
 
     #[test]
@@ -104,5 +223,30 @@ mod tests {
         let a = rfc3339_millis(1_700_000_000_000);
         let b = rfc3339_millis(1_700_000_000_001);
         assert!(a < b);
+    }
+
+    proptest! {
+        #[test]
+        fn rfc3339_round_trips_over_the_whole_supported_range(ms in 0..=LAST_MS) {
+            let text = rfc3339_millis(ms);
+            prop_assert_eq!(text.len(), 24);
+            prop_assert_eq!(parse_rfc3339_millis(&text), Some(ms));
+        }
+
+        #[test]
+        fn exactly_the_timestamps_of_existing_instants_parse(
+            year in 1970i64..=9999, month in 1u32..=12, day in 1u32..=31,
+            hour in 0u32..=23, minute in 0u32..=59, second in 0u32..=59, millis in 0u32..=999,
+        ) {
+            let text = format!(
+                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z"
+            );
+            let parsed = parse_rfc3339_millis(&text);
+            if day <= days_in_month(year, month) {
+                prop_assert_eq!(parsed.map(rfc3339_millis), Some(text));
+            } else {
+                prop_assert_eq!(parsed, None);
+            }
+        }
     }
 }

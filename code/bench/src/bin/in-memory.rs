@@ -6,16 +6,21 @@
 //! `notification`, or `screen` (validation and fraud scoring in one invocation, the work
 //! the Python baseline does). The rule settings come from `VALIDATION_RULES` and
 //! `FRAUD_RULES`, the merchants from `MERCHANTS` (a JSON object keyed by merchant id).
+//! Events have the functions' shapes: `{"payment", "caller"}`, `{"payment"}`,
+//! `{"decision", "payment", "screening"}` and a DynamoDB stream batch.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use payments_core::fraud::{self, FraudRules};
+use payments_core::fraud::{self, FraudInput, FraudRules};
 use payments_core::memory::{MemoryAnnouncer, MemoryArchive, MemoryDecisionStore, MemoryMerchants};
+use payments_core::ports::Clock;
 use payments_core::receipt::{SigningKey, notify};
+use payments_core::records::{Outcome, SettlementResult};
 use payments_core::settlement::{Attempt, SettlementRequest, settle};
-use payments_core::validation::{self, ValidationRules};
+use payments_core::validation::{self, ValidationRules, ValidatorInput};
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn env(name: &str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| format!("{name} is not set").into())
@@ -25,6 +30,17 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }
 
 /// The ports and settings every entry point may use, built once at init as the real
@@ -58,36 +74,75 @@ impl Ports {
         let payload = event.payload;
         Ok(match function {
             "validator" => {
-                json!(validation::screen(&payload, &self.merchants, &self.validation).await?)
+                let input: ValidatorInput = serde_json::from_value(payload)?;
+                json!(validation::screen(&input, &self.merchants, &self.validation).await?)
             }
             "fraud-detector" => {
-                json!(fraud::screen(&payload, &self.decisions, &self.fraud, now_ms()).await?)
+                let input: FraudInput = serde_json::from_value(payload)?;
+                json!(fraud::screen(&input, &self.decisions, &self.fraud, now_ms()).await?)
             }
-            "screen" => json!({
-                "validation": validation::screen(&payload, &self.merchants, &self.validation).await?,
-                "fraud": fraud::screen(&payload, &self.decisions, &self.fraud, now_ms()).await?,
-            }),
+            "screen" => {
+                let input: ValidatorInput = serde_json::from_value(payload)?;
+                let fraud_input = FraudInput {
+                    payment: input.payment.clone(),
+                };
+                json!({
+                    "validation": validation::screen(&input, &self.merchants, &self.validation).await?,
+                    "fraud": fraud::screen(&fraud_input, &self.decisions, &self.fraud, now_ms()).await?,
+                })
+            }
             "settlement" => {
                 let request: SettlementRequest = serde_json::from_value(payload)?;
                 let attempt = Attempt {
                     attempt_id: event.context.request_id,
-                    now_ms: now_ms(),
-                    remaining_ms: 2_000,
+                    deadline_ms: now_ms() + 2_000,
+                    reserve_ms: 0,
                     audit_retention_days: 90,
                 };
-                json!(settle(&self.decisions, &request, &attempt).await?)
+                let velocity = self.fraud.velocity();
+                json!(settle(&self.decisions, &SystemClock, &request, &attempt, &velocity).await?)
             }
             "notification" => {
-                let batch: SqsEvent = serde_json::from_value(payload)?;
-                for message in batch.records {
-                    let body = message.body.unwrap_or_default();
-                    notify(&body, &self.key, &self.archive, &self.announcer).await?;
+                let batch: Event = serde_json::from_value(payload)?;
+                for record in batch.records {
+                    // The stream delivers what settlement committed: commit it here first,
+                    // from the record's image, then notify as the function does.
+                    let image = serde_json::to_value(&record.change.new_image)?;
+                    let field =
+                        |name: &str| image[name]["S"].as_str().unwrap_or_default().to_string();
+                    let result = SettlementResult {
+                        transaction_id: field("transaction_id"),
+                        merchant_id: field("merchant_id"),
+                        outcome: Outcome::Settled,
+                        replayed: false,
+                        amount_minor: field_n(&image, "amount_minor"),
+                        currency: field("currency"),
+                        fraud_score: 0,
+                        reasons: vec![],
+                        recorded_at: field("recorded_at"),
+                    };
+                    self.decisions.insert_settled(&result, now_ms());
+                    notify(
+                        &result.transaction_id,
+                        &self.decisions,
+                        &self.key,
+                        &self.archive,
+                        &self.announcer,
+                    )
+                    .await?;
                 }
-                json!(SqsBatchResponse::default())
+                json!(DynamoDbEventResponse::default())
             }
             other => return Err(format!("BENCH_FUNCTION {other:?} is not an entry point").into()),
         })
     }
+}
+
+fn field_n(image: &Value, name: &str) -> u64 {
+    image[name]["N"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
 }
 
 #[tokio::main]

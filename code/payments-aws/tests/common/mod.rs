@@ -1,11 +1,32 @@
 //! A moto server for one test: started on a free loopback port from the project's venv,
 //! stopped by PID when the test ends, whatever its outcome.
+//!
+//! moto's DynamoDB is not safe under concurrent requests: a `TransactWriteItems` that
+//! cancels restores whole-table snapshots, undoing writes that other threads made
+//! meanwhile, and a conditional write checks and writes in separate steps. DynamoDB itself
+//! isolates every item write and serialises transactions with the writes they touch
+//! (Amazon DynamoDB Developer Guide, "Isolation levels for DynamoDB transactions"). So the
+//! server handles one request at a time: concurrent tests still interleave their requests
+//! in any order, and each request is atomic, as on AWS.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// moto's own server (`moto.server.main`), with a lock around each request.
+const SERIALISED_SERVER: &str = r#"
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def one_at_a_time(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple("127.0.0.1", int(sys.argv[1]), one_at_a_time, threaded=True, request_handler=MotoRequestHandler)
+"#;
 
 pub struct Moto {
     child: Child,
@@ -15,7 +36,11 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Moto {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let server = root.join(".tools/venv/bin/moto_server");
+        // `cargo xtask mutants` tests a copy of the tree without the venv (1.2 GB, ignored
+        // by git) and names the original here.
+        let server = std::env::var_os("MOTO_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".tools/venv/bin/python"));
         assert!(
             server.exists(),
             "{} is missing: run `cargo xtask setup`",
@@ -27,7 +52,7 @@ impl Moto {
             .unwrap()
             .port();
         let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-c", SERIALISED_SERVER, &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1,10 +1,13 @@
 //! Rotation of the receipt signing key, in the four steps Secrets Manager calls:
 //! `createSecret` (stage a new key as AWSPENDING), `setSecret` (nothing to configure: the
 //! key lives only in the secret), `testSecret` (the pending key parses and signs), and
-//! `finishSecret` (move AWSCURRENT to it). Every step is safe to repeat.
+//! `finishSecret` (move AWSCURRENT to it). Every step is safe to repeat. This is Secrets
+//! Manager's protocol, not payment domain: it lives with the adapters; the domain keeps
+//! only [`SigningKey`].
 
-use crate::errors::{Classify, ErrorClass, StoreError};
-use crate::receipt::SigningKey;
+use payments_core::errors::{Classify, ErrorClass, StoreError};
+use payments_core::receipt::SigningKey;
+use payments_core::records::{Outcome, SettlementResult};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -89,12 +92,11 @@ pub enum RotationError {
     Store(#[from] StoreError),
 }
 
+/// Every rotation failure is a `RotationError`: Secrets Manager retries the rotation
+/// whatever the cause, and the alarm on the function's errors tells a person.
 impl Classify for RotationError {
     fn class(&self) -> ErrorClass {
-        match self {
-            RotationError::Refused(_) => ErrorClass::Rejected,
-            RotationError::Store(e) => e.class(),
-        }
+        ErrorClass::Rotation
     }
 }
 
@@ -157,10 +159,10 @@ pub async fn rotate(
                 .ok_or_else(|| RotationError::Refused("no pending value to test".into()))?;
             let key = SigningKey::from_secret(&value)
                 .map_err(|e| RotationError::Refused(e.to_string()))?;
-            let probe = crate::settlement::SettlementResult {
+            let probe = SettlementResult {
                 transaction_id: "rotation-test".into(),
                 merchant_id: "rotation-test".into(),
-                outcome: crate::settlement::Outcome::Settled,
+                outcome: Outcome::Settled,
                 replayed: false,
                 amount_minor: 1,
                 currency: "EUR".into(),
@@ -168,9 +170,9 @@ pub async fn rotate(
                 reasons: vec![],
                 recorded_at: String::new(),
             };
-            let signed = crate::receipt::sign(&probe, &key)
+            let signed = payments_core::receipt::sign(&probe, &key)
                 .map_err(|e| RotationError::Refused(e.to_string()))?;
-            if crate::receipt::verify(&signed, &key) {
+            if payments_core::receipt::verify(&signed, &key) {
                 Ok("pending key signs and verifies")
             } else {
                 Err(RotationError::Refused(
@@ -196,7 +198,7 @@ pub async fn rotate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::block_on;
+    use payments_core::memory::block_on;
     use std::sync::Mutex;
 
     /// A secret with versions and stages, as Secrets Manager keeps them.
@@ -316,7 +318,7 @@ mod tests {
         assert!(block_on(rotate(&vault, &stranger)).is_err());
         vault.metadata.lock().unwrap().rotation_enabled = false;
         let error = block_on(rotate(&vault, &event("createSecret"))).unwrap_err();
-        assert_eq!(error.class(), ErrorClass::Rejected);
+        assert_eq!(error.class().error_type(), "RotationError");
     }
 
     #[test]
