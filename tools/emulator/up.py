@@ -1,6 +1,7 @@
 """`cargo xtask up`, after the build: start the embedded AWS, deploy the template unchanged
-through the CloudFormation API, report what the emulator kept and dropped, run sample
-payments through StartSyncExecution and show where their data lies.
+through the CloudFormation API, report what the emulator kept and dropped, onboard the
+sample merchants (onboarding.py), post sample payments over HTTP with their API keys, show
+where their data lies, and write endpoint.json with a ready curl line.
 
 Usage: python up.py --repo DIR --port PORT --work-dir DIR [--once]
   --once   stop the emulator and exit after the report (otherwise wait for Ctrl-C)
@@ -11,63 +12,100 @@ The end-to-end suite (tests/e2e/suite.py) reuses these steps.
 import argparse
 import json
 import os
+import random
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import boto3
 from botocore.config import Config
 
+import onboarding
+
 REGION = "eu-west-1"
 STACK = "payment-workflow-local"
 
 
-def clients(port):
+# The work dir of each emulator start_emulator() started, by port: where its administrator's
+# credentials are (the emulator enforces IAM; see iam.py).
+WORK_DIRS = {}
+
+
+def admin_credentials(work_dir):
+    with open(os.path.join(work_dir, "admin-credentials.json")) as f:
+        return json.load(f)
+
+
+def clients(port, work_dir=None):
+    credentials = admin_credentials(work_dir or WORK_DIRS[port])
     settings = dict(
         endpoint_url=f"http://127.0.0.1:{port}",
         region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
     )
     # StartSyncExecution's host prefix ("sync-") cannot resolve on a local endpoint.
     make = lambda name: boto3.client(name, config=Config(inject_host_prefix=False), **settings)  # noqa: E731
-    return {name: make(name) for name in ["s3", "cloudformation", "dynamodb", "stepfunctions", "lambda", "sqs", "sns"]}
+    names = ["s3", "cloudformation", "dynamodb", "stepfunctions", "lambda", "sqs", "sns", "apigateway", "iam"]
+    return {name: make(name) for name in names}
 
 
-def start_emulator(repo, port, work_dir):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_emulator(repo, port, work_dir, api_port=None):
+    """Starts the emulator; its API Gateway stages are served on `process.api_port`."""
     log = open(os.path.join(work_dir, "emulator.log"), "ab")
     launcher = os.path.join(repo, "tools", "emulator", "launcher.py")
+    api_port = api_port or free_port()
     process = subprocess.Popen(
-        [sys.executable, launcher, "--port", str(port), "--work-dir", work_dir], stdout=log, stderr=log
+        [sys.executable, launcher, "--port", str(port), "--work-dir", work_dir, "--api-port", str(api_port)],
+        stdout=log,
+        stderr=log,
     )
+    process.api_port = api_port
     with open(os.path.join(work_dir, "emulator.pid"), "w") as pid:
         pid.write(str(process.pid))
     deadline = time.time() + 60
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            WORK_DIRS[port] = work_dir
             return process
         except OSError:
             if process.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"the emulator did not start; see {work_dir}/emulator.log")
+                raise SystemExit(f"the emulator did not start; see {work_dir}/emulator.log") from None
             time.sleep(0.2)
+
+
+def write_endpoint(endpoint, work_dir):
+    """endpoint.json while the emulator serves (onboarding.endpoint says what it holds)."""
+    with open(os.path.join(work_dir, "endpoint.json"), "w") as f:
+        json.dump(endpoint, f, indent=2)
+    return endpoint
 
 
 def stop_emulator(process, work_dir):
     """Stops the emulator: politely, then hard if it is still busy (draining a queue) after
-    10 seconds; forgets its PID."""
+    10 seconds; forgets its PID and its endpoint."""
     process.terminate()
     try:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    pid = os.path.join(work_dir, "emulator.pid")
-    if os.path.exists(pid):
-        os.remove(pid)
+    for name in ("emulator.pid", "endpoint.json"):
+        if os.path.exists(os.path.join(work_dir, name)):
+            os.remove(os.path.join(work_dir, name))
 
 
 def parameters(repo):
@@ -85,13 +123,16 @@ def deploy(repo, aws, values):
         path = os.path.join(repo, "target", "lambda", "packages", f"{function}.zip")
         with open(path, "rb") as package:
             aws["s3"].put_object(Bucket=bucket, Key=f"{prefix}/{function}.zip", Body=package.read())
-    with open(os.path.join(repo, "templates", "payment-workflow.yaml")) as template:
-        aws["cloudformation"].create_stack(
-            StackName=STACK,
-            TemplateBody=template.read(),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-            Capabilities=["CAPABILITY_NAMED_IAM"],
-        )
+    # The template is over TemplateBody's 51,200 bytes (review B1): it travels by S3 URL, as
+    # on AWS, and the emulator refuses it inline as AWS does.
+    with open(os.path.join(repo, "templates", "payment-workflow.yaml"), "rb") as template:
+        aws["s3"].put_object(Bucket=bucket, Key=f"{prefix}/payment-workflow.yaml", Body=template.read())
+    aws["cloudformation"].create_stack(
+        StackName=STACK,
+        TemplateURL=f"https://{bucket}.s3.{REGION}.amazonaws.com/{prefix}/payment-workflow.yaml",
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
     stack = aws["cloudformation"].describe_stacks(StackName=STACK)["Stacks"][0]
     return stack["StackStatus"], {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
@@ -137,24 +178,16 @@ def fidelity(repo, aws, outputs):
     return sorted(created), skipped, kept
 
 
+# merchant_id -> the id of the API key onboarding bound to it (for `run`, which has no key).
+BOUND_KEYS = {}
+
+
 def seed_merchants(aws, outputs):
-    """The sample merchants (sample-merchants.json, also the benchmark's in-memory ones)."""
-    table = outputs["MerchantsTableArn"].split("/")[-1]
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample-merchants.json")) as f:
-        merchants = json.load(f)
-    for merchant in merchants.values():
-        currencies = {
-            code: {"M": {name: {"N": str(value)} for name, value in limits.items()}}
-            for code, limits in merchant["currencies"].items()
-        }
-        aws["dynamodb"].put_item(
-            TableName=table,
-            Item={
-                "merchant_id": {"S": merchant["merchant_id"]},
-                "active": {"BOOL": merchant["active"]},
-                "currencies": {"M": currencies},
-            },
-        )
+    """Onboards the sample merchants (onboarding.py: keys, usage plan, merchant records);
+    returns {merchant_id: {"api_key_id", "api_key"}}."""
+    onboarded = onboarding.onboard(aws, STACK, outputs)
+    BOUND_KEYS.update({merchant: entry["api_key_id"] for merchant, entry in onboarded.items()})
+    return onboarded
 
 
 def payment(**changes):
@@ -163,7 +196,9 @@ def payment(**changes):
         "merchant_id": "merchant-001",
         "amount_minor": 1250,
         "currency": "EUR",
-        "payment_token": "tok_" + uuid.uuid4().hex[:20],
+        # Letters only: a token with 13 or more consecutive digits looks like a card number
+        # and is refused (payments_core::payment::contains_card_number).
+        "payment_token": "tok_" + "".join(random.choices(string.ascii_letters, k=20)),
         "card_last4": "4242",
         "country": "DE",
     }
@@ -172,29 +207,58 @@ def payment(**changes):
 
 
 def run(aws, outputs, body):
+    """One payment straight through StartSyncExecution, with the input the API's mapping
+    template builds (the caller: the key onboarding bound to the merchant). The benchmark's
+    path; people and the end-to-end suite go through the API (`post`)."""
     started = time.time()
+    state = {"payment": body, "caller": {"api_key_id": BOUND_KEYS.get(body.get("merchant_id"), "")}}
     answer = aws["stepfunctions"].start_sync_execution(
-        stateMachineArn=outputs["StateMachineArn"], input=json.dumps(body)
+        stateMachineArn=outputs["StateMachineArn"], input=json.dumps(state)
     )
     elapsed = int((time.time() - started) * 1000)
     output = json.loads(answer["output"]) if answer.get("output") else {}
     return answer["status"], output, answer.get("error"), elapsed
 
 
-def samples(aws, outputs):
+def post(url, api_key, body=None, raw=None, headers=None, timeout=60):
+    """POST a payment over HTTP as a client does: (status, headers, text, elapsed ms).
+    `raw` sends bytes as they are (a malformed body); `api_key` None sends no key."""
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="POST")
+    request.add_header("Content-Type", "application/json")
+    if api_key is not None:
+        request.add_header("x-api-key", api_key)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    started = time.time()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, answer_headers, text = response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, answer_headers, text = error.code, dict(error.headers), error.read().decode()
+    return status, answer_headers, text, int((time.time() - started) * 1000)
+
+
+def samples(endpoint):
+    """Sample payments over HTTP, each with its expected (status, outcome or error, replayed)."""
     approved = payment()
+    key, other = endpoint["api_key"], endpoint["other_merchant_api_key"]
     scenarios = [
-        ("approved", approved, ("SUCCEEDED", "SETTLED", False)),
-        ("declined for fraud (blocked country)", payment(country="KP"), ("SUCCEEDED", "DECLINED", False)),
-        ("declined by merchant rules (amount)", payment(amount_minor=5_000_000), ("SUCCEEDED", "DECLINED", False)),
-        ("rejected as invalid (unknown currency)", payment(currency="XXX"), ("FAILED", "InvalidPayment", None)),
-        ("replay of the approved payment", approved, ("SUCCEEDED", "SETTLED", True)),
+        ("approved", approved, key, (200, "SETTLED", False)),
+        ("declined for fraud (blocked country)", payment(country="KP"), key, (200, "DECLINED", False)),
+        ("declined by merchant rules (amount)", payment(amount_minor=5_000_000), key, (200, "DECLINED", False)),
+        ("refused by the domain (unknown currency)", payment(currency="XXX"), key, (422, "InvalidPayment", None)),
+        ("key of another merchant", payment(), other, (403, "MerchantNotBound", None)),
+        ("replay of the approved payment", approved, key, (200, "SETTLED", True)),
     ]
     results = []
-    for name, body, expected in scenarios:
-        status, output, error, elapsed = run(aws, outputs, body)
-        outcome = output.get("outcome", error)
-        got = (status, outcome, output.get("replayed"))
+    for name, body, api_key, expected in scenarios:
+        status, _, text, elapsed = post(endpoint["url"], api_key, body)
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = {"error": f"not JSON: {text[:60]!r}"}
+        got = (status, answer.get("outcome", answer.get("error")), answer.get("replayed"))
         results.append((name, body["transaction_id"], got, expected, elapsed))
     return results
 
@@ -203,7 +267,7 @@ def where_the_data_lies(aws, outputs):
     table = outputs["TransactionsTableArn"].split("/")[-1]
     audit = outputs["AuditLogsTableArn"].split("/")[-1]
     bucket = outputs["ArchiveBucketName"]
-    # Notification runs from the queue, after the answer: give it a moment.
+    # The receipt follows the committed record through the table's stream: give it a moment.
     receipts = []
     for _ in range(50):
         receipts = aws["s3"].list_objects_v2(Bucket=bucket, Prefix="receipts/").get("Contents", [])
@@ -232,6 +296,8 @@ def main():
         print("== deploying templates/payment-workflow.yaml unchanged through the CloudFormation API", flush=True)
         status, outputs = deploy(args.repo, aws, parameters(args.repo))
         print(f"   stack {STACK}: {status}")
+        if status != "CREATE_COMPLETE":
+            raise SystemExit(f"the stack did not deploy: {status}; see {args.work_dir}/emulator.log")
         created, skipped, kept = fidelity(args.repo, aws, outputs)
         print(f"\n== fidelity: {len(created)} resources created; skipped by the emulator:")
         for kind, ids in sorted(skipped.items()):
@@ -239,17 +305,28 @@ def main():
         print("   properties:")
         for name, ok in kept:
             print(f"   {'kept   ' if ok else 'dropped'} {name}")
-        seed_merchants(aws, outputs)
-        print("\n== sample payments through StartSyncExecution\n")
-        print("| scenario | transaction_id | status | outcome / error | replayed | ms | as expected |")
-        print("| --- | --- | --- | --- | --- | ---: | --- |")
-        for name, tid, got, expected, elapsed in samples(aws, outputs):
+        print("\n== onboarding the sample merchants (tools/emulator/onboarding.py)", flush=True)
+        onboarded = seed_merchants(aws, outputs)
+        for merchant_id, entry in onboarded.items():
+            print(f"   {merchant_id}: API key {entry['api_key_id']}")
+        endpoint = write_endpoint(
+            onboarding.endpoint(aws, STACK, emulator.api_port, args.port, onboarded), args.work_dir
+        )
+        print("\n== sample payments over HTTP (API key -> API Gateway -> the workflow)\n")
+        print("| scenario | transaction_id | HTTP status | outcome / error | replayed | ms | as expected |")
+        print("| --- | --- | ---: | --- | --- | ---: | --- |")
+        for name, tid, got, expected, elapsed in samples(endpoint):
             verdict = "yes" if got == expected else "NO, expected " + str(expected)
             print(f"| {name} | {tid} | {got[0]} | {got[1]} | {got[2]} | {elapsed} | {verdict} |")
         print("\n== where the data lies\n")
         for place, count, what in where_the_data_lies(aws, outputs):
             print(f"   {place}: {count} {what}")
         print(f"\n   function logs: {args.work_dir}/logs/   emulator log: {args.work_dir}/emulator.log")
+        print(f"\n== the API, over HTTP ({args.work_dir}/endpoint.json); post your own payment:\n")
+        body = json.dumps(payment())
+        headers = f"-H 'x-api-key: {endpoint['api_key']}' -H 'Content-Type: application/json'"
+        print(f"   curl -sS -X POST '{endpoint['url']}' {headers} -d '{body}'")
+        print("\n   (other_merchant_api_key in endpoint.json answers 403 MerchantNotBound for merchant-001)")
         if not args.once:
             print(f"\n== the emulator keeps running on http://127.0.0.1:{args.port}; Ctrl-C (or cargo xtask down) stops it")
             signal.sigwait([signal.SIGINT, signal.SIGTERM])
