@@ -2,7 +2,7 @@
 
 use crate::project::Project;
 use crate::stages::{run_all, stage};
-use crate::{bench, book, browser, package, shell, tools, up};
+use crate::{bench, book, browser, mutants, package, shell, tools, up};
 
 /// The root package, whose integration tests each get a stage of their own.
 const ROOT_PACKAGE: &str = "payment-workflow-book";
@@ -50,12 +50,30 @@ pub fn run(project: &Project) -> Result<(), String> {
         stage("actionlint", || {
             shell::run(shell::command(project, "actionlint"))
         }),
+        // The embedded AWS's own checks: its Python linted (ruff.toml), each module's unit
+        // tests against the AWS behaviour it follows.
+        stage("emulator (ruff + unit tests)", || {
+            let mut ruff = shell::command(project, project.venv().join("bin/ruff"));
+            ruff.arg("check").arg(&project.root);
+            shell::run(ruff)?;
+            let mut unittest = shell::command(project, project.venv().join("bin/python"));
+            unittest
+                .args(["-m", "unittest", "discover", "-s", "tests", "-t", "."])
+                .current_dir(project.path("tools/emulator"));
+            shell::run(unittest)
+        }),
+        // SBOMs of the functions; deny.toml's licences, bans, sources; Actions pinned by SHA.
+        stage("supply chain", || crate::supply::check(project)),
         // .cfnlintrc.yaml names the template, the serverless rules and every ignored check.
         stage("cfn-lint", || {
             shell::run(shell::command(project, "cfn-lint"))
         }),
         stage("template tests", || root_test("template")),
+        stage("AWS limits", || root_test("limits")),
         stage("policy (cfn-guard + checkov)", || root_test("policy")),
+        // AWS's own Control Tower rules (npm, tools/package.json) with the pinned cfn-guard;
+        // departures are listed in templates/policy/aws-control-tower-exceptions.yaml.
+        stage("AWS Control Tower rules", || root_test("aws_rules")),
         stage("mdbook build + link check", || book::build(project)),
         stage("mdbook test", || book::test(project)),
         stage("book drift check", || root_test("book_drift")),
@@ -70,6 +88,10 @@ pub fn run(project: &Project) -> Result<(), String> {
             .after("package (cargo lambda)"),
         stage("bench tables (capacity, cost)", || {
             root_test("bench_tables")
+        }),
+        // The table of `cargo xtask mutants`, then only the mutants of the change.
+        stage("mutants (table + changed code)", || {
+            root_test("mutants_table").and_then(|()| mutants::changed(project))
         }),
         stage("browser check", || browser::check(project)).after("mdbook build + link check"),
     ];

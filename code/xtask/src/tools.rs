@@ -20,7 +20,7 @@ struct CargoTool {
 }
 
 // ANCHOR: cargo-tools
-const CARGO_TOOLS: [CargoTool; 4] = [
+const CARGO_TOOLS: [CargoTool; 5] = [
     CargoTool {
         krate: "mdbook",
         version: "0.5.4",
@@ -41,6 +41,26 @@ const CARGO_TOOLS: [CargoTool; 4] = [
         version: "3.2.1",
         minutes: 5,
     },
+    // Mutation testing (`cargo xtask mutants`, and the changed code in `cargo xtask test`);
+    // measured 11.9 min cold on the same loaded machine.
+    CargoTool {
+        krate: "cargo-mutants",
+        version: "27.1.0",
+        minutes: 12,
+    },
+];
+
+/// Installed by the one command that needs them, never by `setup`, so `cargo xtask test`
+/// does not pay their cold build.
+const ON_DEMAND_TOOLS: [CargoTool; 1] = [
+    // RustSec advisories (+ licences, bans, sources once more) in GitHub CI: `cargo xtask
+    // advisories`. Measured 17.2 min cold on the loaded 2-core CI machine; the SBOM and the
+    // licence/bans/sources checks of `cargo xtask test` are xtask's own (src/supply/).
+    CargoTool {
+        krate: "cargo-deny",
+        version: "0.20.2",
+        minutes: 17,
+    },
 ];
 // ANCHOR_END: cargo-tools
 
@@ -55,32 +75,59 @@ pub fn setup(project: &Project) -> Result<(), String> {
 }
 
 fn cargo_tools(project: &Project) -> Result<(), String> {
+    let installed = cargo_installed(project)?;
+    CARGO_TOOLS
+        .iter()
+        .try_for_each(|tool| install_cargo_tool(project, tool, &installed))
+}
+
+/// Installs one pinned tool (at its version) when it is missing: for a command that needs
+/// only that tool, such as `cargo xtask advisories`.
+pub fn cargo_tool(project: &Project, krate: &str) -> Result<(), String> {
+    let tool = CARGO_TOOLS
+        .iter()
+        .chain(&ON_DEMAND_TOOLS)
+        .find(|t| t.krate == krate)
+        .ok_or_else(|| format!("{krate} is not a pinned tool"))?;
+    install_cargo_tool(project, tool, &cargo_installed(project)?)
+}
+
+/// The pinned version of a tool of the tables.
+pub fn pinned(krate: &str) -> Option<&'static str> {
+    CARGO_TOOLS
+        .iter()
+        .chain(&ON_DEMAND_TOOLS)
+        .find(|t| t.krate == krate)
+        .map(|t| t.version)
+}
+
+fn cargo_installed(project: &Project) -> Result<String, String> {
     let mut list = shell::command(project, "cargo");
     list.args(["install", "--list"]);
-    let installed = shell::output(list)?;
-    for tool in &CARGO_TOOLS {
-        let line = format!("{} v{}:", tool.krate, tool.version);
-        if installed.lines().any(|l| l.trim() == line) {
-            println!(
-                "  {} {} (crates.io): already installed",
-                tool.krate, tool.version
-            );
-            continue;
-        }
+    shell::output(list)
+}
+
+fn install_cargo_tool(project: &Project, tool: &CargoTool, installed: &str) -> Result<(), String> {
+    let line = format!("{} v{}:", tool.krate, tool.version);
+    if installed.lines().any(|l| l.trim() == line) {
         println!(
-            "  {} {} (crates.io): installing, about {} min on 2 cores …",
-            tool.krate, tool.version, tool.minutes
+            "  {} {} (crates.io): already installed",
+            tool.krate, tool.version
         );
-        let mut install = shell::command(project, "cargo");
-        install.args(["install", "--locked", tool.krate, "--version", tool.version]);
-        shell::run(install).map_err(|e| {
-            format!(
-                "installing {} {} from crates.io failed: {e}",
-                tool.krate, tool.version
-            )
-        })?;
+        return Ok(());
     }
-    Ok(())
+    println!(
+        "  {} {} (crates.io): installing, about {} min on 2 cores …",
+        tool.krate, tool.version, tool.minutes
+    );
+    let mut install = shell::command(project, "cargo");
+    install.args(["install", "--locked", tool.krate, "--version", tool.version]);
+    shell::run(install).map_err(|e| {
+        format!(
+            "installing {} {} from crates.io failed: {e}",
+            tool.krate, tool.version
+        )
+    })
 }
 
 /// `name==version` pins of a requirements file, lower-cased, extras dropped.

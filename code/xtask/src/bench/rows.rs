@@ -42,50 +42,74 @@ pub fn payment(run: u32, row: u16, i: usize) -> Value {
     })
 }
 
-fn settlement_request(run: u32, row: u16, i: usize) -> Value {
-    let mut state = payment(run, row, i);
-    state["screening"] = json!({
-        "validation": {"accepted": true, "rejections": []},
-        "fraud": {"score": 0, "approved": true, "signals": []}
-    });
-    json!({"decision": "APPROVED", "payment": state})
+/// The key id the sample merchant's record binds (sample-merchants.json). Against the
+/// emulator the onboarded record binds the deployed key's id instead.
+const SAMPLE_API_KEY_ID: &str = "sample-key-merchant-001";
+
+/// The validator's task input: the body and the caller (PLAN: Validate's Parameters).
+fn validator_input(run: u32, row: u16, i: usize) -> Value {
+    json!({"payment": payment(run, row, i), "caller": {"api_key_id": SAMPLE_API_KEY_ID}})
 }
 
-/// One queued settlement, as the notification queue delivers it (a batch of one).
-fn queued_settlement(run: u32, row: u16, i: usize) -> Value {
+/// The fraud detector's task input.
+fn fraud_input(run: u32, row: u16, i: usize) -> Value {
+    json!({"payment": payment(run, row, i)})
+}
+
+fn settlement_request(run: u32, row: u16, i: usize) -> Value {
+    json!({
+        "decision": "APPROVED",
+        "payment": payment(run, row, i),
+        "screening": {
+            "validation": {"verdict": "ACCEPTED", "rejections": []},
+            "fraud": {"score": 0, "approved": true, "signals": []}
+        }
+    })
+}
+
+/// One committed settlement, as the transactions table's stream delivers it (a batch of
+/// one; the fields Lambda's DynamoDB event carries).
+fn committed_settlement(run: u32, row: u16, i: usize) -> Value {
     let payment = payment(run, row, i);
-    let settled = json!({
-        "transaction_id": payment["transaction_id"],
-        "merchant_id": "merchant-001",
-        "outcome": "SETTLED",
-        "replayed": false,
-        "amount_minor": 1250,
-        "currency": "EUR",
-        "fraud_score": 0,
-        "reasons": [],
-        "recorded_at": "2026-11-29T12:00:00.000Z",
-    });
+    let id = payment["transaction_id"].clone();
     json!({"Records": [{
-        "messageId": format!("bench-{i}"),
-        "receiptHandle": "bench",
-        "body": settled.to_string(),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:payment-notifications-local",
+        "eventID": format!("bench-{i}"),
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
         "awsRegion": "eu-west-1",
+        "eventSourceARN": "arn:aws:dynamodb:eu-west-1:123456789012:table/transactions-local/stream/2026-01-01T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_796_000_000,
+            "Keys": {"transaction_id": {"S": id}},
+            "NewImage": {
+                "transaction_id": {"S": id},
+                "merchant_id": {"S": "merchant-001"},
+                "status": {"S": "SETTLED"},
+                "amount_minor": {"N": "1250"},
+                "currency": {"S": "EUR"},
+                "recorded_at": {"S": "2026-11-29T12:00:00.000Z"},
+                "notification_pending": {"S": "07"}
+            },
+            "SequenceNumber": format!("{:021}", i + 1),
+            "SizeBytes": 300,
+            "StreamViewType": "NEW_IMAGE"
+        }
     }]})
 }
 
 fn accepted(v: &Value) -> bool {
-    v["accepted"] == true
+    v["verdict"] == "ACCEPTED"
 }
 fn approved(v: &Value) -> bool {
     v["approved"] == true
 }
 fn screened(v: &Value) -> bool {
     accepted(&v["validation"]) && approved(&v["fraud"])
+}
+/// The Python baseline's answer keeps the first version's validator shape.
+fn screened_baseline(v: &Value) -> bool {
+    v["validation"]["accepted"] == true && approved(&v["fraud"])
 }
 fn settled(v: &Value) -> bool {
     v["outcome"] == "SETTLED" && v["replayed"] == false
@@ -103,10 +127,10 @@ type Check = fn(&Value) -> bool;
 /// The functions on the payment path, their events and checks. secret-rotation is left
 /// out: it runs four steps once per rotation period, never per payment.
 pub const FUNCTIONS: [(&str, Event, Check); 4] = [
-    ("validator", payment, accepted),
-    ("fraud-detector", payment, approved),
+    ("validator", validator_input, accepted),
+    ("fraud-detector", fraud_input, approved),
     ("settlement", settlement_request, settled),
-    ("notification", queued_settlement, delivered),
+    ("notification", committed_settlement, delivered),
 ];
 
 fn event_of(make: Event, run: u32, row: u16) -> Box<dyn Fn(usize) -> Value> {
@@ -156,12 +180,12 @@ pub fn local(project: &Project, run: u32, python_package: &Path) -> Vec<Spec> {
             .collect(),
             package: Some(python_package.to_path_buf()),
             event: event_of(payment, run, 1),
-            check: screened,
+            check: screened_baseline,
         },
     ];
     let in_memory = [(
         "validation + fraud",
-        payment as Event,
+        validator_input as Event,
         screened as Check,
         "screen",
     )]
