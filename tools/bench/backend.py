@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import up  # noqa: E402  (the steps of `cargo xtask up`)
 
 
-def describe(repo, aws, outputs, port):
+def describe(repo, aws, outputs, port, work_dir):
     functions = {}
     for crate in sorted(os.listdir(os.path.join(repo, "code", "functions"))):
         config = aws["lambda"].get_function_configuration(FunctionName=f"payment-{crate}-local")
@@ -32,8 +32,15 @@ def describe(repo, aws, outputs, port):
             "timeout_s": config["Timeout"],
             "environment": config.get("Environment", {}).get("Variables", {}),
         }
+    # The benchmark runs each release binary outside the emulator's Lambda, which alone may
+    # assume the execution roles (their trust policies name only lambda.amazonaws.com): it
+    # signs with the emulator's administrator keys. IAM is still evaluated on every call.
+    admin = up.admin_credentials(work_dir)
     return {
         "endpoint": f"http://127.0.0.1:{port}",
+        "credentials": {"access_key_id": admin["AccessKeyId"], "secret_access_key": admin["SecretAccessKey"]},
+        # The key id onboarding bound to each sample merchant: the validator's caller.
+        "api_key_ids": dict(up.BOUND_KEYS),
         "region": up.REGION,
         "state_machine_arn": outputs["StateMachineArn"],
         "functions": functions,
@@ -81,7 +88,7 @@ def main():
             raise SystemExit(f"the stack ended {status}; see {args.work_dir}/emulator.log")
         up.seed_merchants(aws, outputs)
         with open(args.describe, "w") as f:
-            json.dump(describe(args.repo, aws, outputs, args.port), f, indent=2)
+            json.dump(describe(args.repo, aws, outputs, args.port, args.work_dir), f, indent=2)
         print("ready", flush=True)
         for line in sys.stdin:
             command = line.split()

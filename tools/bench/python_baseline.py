@@ -34,6 +34,7 @@ EXPONENTS = {"EUR": 2, "USD": 2, "GBP": 2, "JPY": 0, "KWD": 3, "CHF": 2}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MERCHANT_ID = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 TOKEN = re.compile(r"^tok_[A-Za-z0-9]{16,64}$")
+CARD_NUMBER = re.compile(r"[0-9]{13}")  # as payments_core::payment::contains_card_number
 WEIGHTS = {"blocked_country": 100, "velocity": 60, "rapid_retry": 40, "high_amount": 30, "round_amount": 15}
 
 
@@ -57,6 +58,8 @@ def parse(event):
     for field, pattern in checks:
         if not pattern.match(event[field]):
             raise ValueError(f"{field}: malformed")
+    if CARD_NUMBER.search(event["payment_token"]):
+        raise ValueError("payment_token: must not contain a card number")
     if not (len(event["card_last4"]) == 4 and event["card_last4"].isdigit()):
         raise ValueError("card_last4: malformed")
     if not (len(event["country"]) == 2 and event["country"].isalpha() and event["country"].isupper()):
@@ -103,11 +106,13 @@ def assess(payment, recent, now_ms):
     retry_start = now_ms - rules["rapid_retry_seconds"] * 1000
     if any(p["created_at_ms"] >= retry_start and p["amount_minor"] == payment["amount_minor"] for p in same_card):
         signals.append({"signal": "rapid_retry"})
-    exponent = EXPONENTS[payment["currency"]]
-    hundredths = payment["amount_minor"] * 100 // (10**exponent)
-    if hundredths >= rules["high_amount_minor"]:
+    # Thresholds per currency, in its own minor units (review F10), as payments_core::fraud.
+    amount = payment["amount_minor"]
+    high = rules["high_amount_minor"].get(payment["currency"])
+    if high is not None and amount >= high:
         signals.append({"signal": "high_amount"})
-    if hundredths >= rules["round_amount_minor"] and hundredths % rules["round_amount_minor"] == 0:
+    round_ = rules["round_amount_minor"].get(payment["currency"])
+    if round_ is not None and amount >= round_ and amount % round_ == 0:
         signals.append({"signal": "round_amount"})
     score = min(100, sum(WEIGHTS[s["signal"]] for s in signals))
     return {"score": score, "approved": score < rules["decline_score"], "signals": signals}

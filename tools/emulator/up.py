@@ -329,7 +329,10 @@ def main():
         print("\n   (other_merchant_api_key in endpoint.json answers 403 MerchantNotBound for merchant-001)")
         if not args.once:
             print(f"\n== the emulator keeps running on http://127.0.0.1:{args.port}; Ctrl-C (or cargo xtask down) stops it")
-            signal.sigwait([signal.SIGINT, signal.SIGTERM])
+            # Blocked first: sigwait takes only a pending blocked signal; unblocked, SIGTERM's
+            # default action would end this process before `finally` stops the emulator.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         stop_emulator(emulator, args.work_dir)
 
