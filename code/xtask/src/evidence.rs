@@ -7,7 +7,8 @@
 //! - the policy results: `cfn-guard validate` with the rule pack, `checkov` on the template;
 //! - the SBOM of every function (`target/sbom/`), regenerated;
 //! - the template, and the SHA-256 of it and of every package in `target/lambda/packages/`;
-//! - the emulator's fidelity report (`target/emulator/fidelity.md`) when a run left one;
+//! - the emulator's fidelity report (`src/generated/fidelity.md`, written by the end-to-end
+//!   stage and compared with the checked-in copy on every run);
 //! - `index.md`: each item with its SHA-256, and what is missing and why.
 //!
 //! Nothing is faked: an item whose source does not exist is listed as missing with the
@@ -197,20 +198,20 @@ pub fn run(project: &Project) -> Result<(), String> {
         });
     }
 
-    let fidelity = project.target("emulator/fidelity.md");
+    let fidelity = project.path("src/generated/fidelity.md");
     if fidelity.exists() {
         copy(&fidelity, &dir.join("fidelity.md"))?;
         pack.items.push(item(
             &dir,
-            "The emulator's fidelity report: what the embedded AWS created, skipped or approximated",
+            "The emulator's fidelity report: what the embedded AWS executes, approximates or leaves out",
             "fidelity.md",
-            "target/emulator/fidelity.md, written by `cargo xtask up` / the end-to-end stage",
+            "src/generated/fidelity.md, written by the end-to-end stage of `cargo xtask test`",
             "",
         )?);
     } else {
         pack.missing.push(Missing {
             title: "The emulator's fidelity report".into(),
-            why: "target/emulator/fidelity.md does not exist: run `cargo xtask up --once`".into(),
+            why: "src/generated/fidelity.md does not exist: run `cargo xtask regen`".into(),
         });
     }
 
