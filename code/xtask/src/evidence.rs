@@ -433,37 +433,15 @@ fn commit(project: &Project) -> String {
     )
 }
 
-/// `YYYY-MM-DD` of a Unix time, in UTC.
+/// `YYYY-MM-DD` of a Unix time, in UTC (the calendar of `payments_core::time`).
 pub fn utc_date(seconds: u64) -> String {
-    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
-    format!("{year:04}-{month:02}-{day:02}")
+    payments_core::time::rfc3339_millis(seconds.saturating_mul(1000))[..10].to_string()
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of a Unix time, in UTC.
 pub fn utc_timestamp(seconds: u64) -> String {
-    let rest = seconds % 86_400;
-    format!(
-        "{} {:02}:{:02}:{:02}",
-        utc_date(seconds),
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let text = payments_core::time::rfc3339_millis(seconds.saturating_mul(1000));
+    format!("{} {}", &text[..10], &text[11..19])
 }
 
 #[cfg(test)]
