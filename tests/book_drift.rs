@@ -12,3 +12,58 @@ fn every_fence_in_the_book_is_included_or_tested() {
         report.join("\n")
     );
 }
+
+/// Every test or rule the book names by its identifier (`a_failed_attempt_releases_its_own_claim`,
+/// `AUDIT_LOGS_KEPT_A_YEAR`) still exists in the repository: a renamed test must not leave
+/// the book citing evidence nobody runs.
+#[test]
+fn every_test_and_rule_the_book_names_exists() {
+    let root = repo::root();
+    let name = regex::Regex::new(r"`([a-z0-9]+(?:_[a-z0-9]+){3,}|[A-Z0-9]+(?:_[A-Z0-9]+){2,})`")
+        .expect("pattern");
+    let mut cited = std::collections::BTreeSet::new();
+    for chapter in files(&root.join("src"), "md") {
+        if chapter.components().any(|c| c.as_os_str() == "generated") {
+            continue; // generated tables are checked by the tests that write them
+        }
+        let text = std::fs::read_to_string(&chapter).expect("chapter");
+        cited.extend(name.captures_iter(&text).map(|c| c[1].to_string()));
+    }
+    let mut sources = String::new();
+    for dir in ["code", "tests", "tools", "templates", ".github"] {
+        for ext in ["rs", "py", "guard", "yaml", "yml", "json", "toml"] {
+            for file in files(&root.join(dir), ext) {
+                sources.push_str(&std::fs::read_to_string(&file).unwrap_or_default());
+            }
+        }
+    }
+    let missing: Vec<&String> = cited
+        .iter()
+        .filter(|id| !sources.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the book names tests or rules that do not exist: {missing:?}"
+    );
+}
+
+/// Files under `dir` with extension `ext`, skipping what git ignores here (node_modules,
+/// caches).
+fn files(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let skip = ["node_modules", "__pycache__", "target"];
+        if path.is_dir() {
+            if !skip.iter().any(|s| path.ends_with(s)) {
+                found.extend(files(&path, ext));
+            }
+        } else if path.extension().is_some_and(|e| e == ext) {
+            found.push(path);
+        }
+    }
+    found
+}
