@@ -26,14 +26,14 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "emulator"))
 
 import fidelity  # noqa: E402
-import scenarios_deploy  # noqa: E402
-
 import invariants  # noqa: E402
 import onboarding  # noqa: E402
 import reports  # noqa: E402
 import saved_queries  # noqa: E402
 import scenarios_contract  # noqa: E402
+import scenarios_deploy  # noqa: E402
 import scenarios_faults  # noqa: E402
+import scenarios_lambda  # noqa: E402
 import scenarios_permissions  # noqa: E402
 import up  # noqa: E402  (the same deployment steps as `cargo xtask up`)
 from http_api import Api  # noqa: E402
@@ -83,6 +83,11 @@ def scenarios(repo):
         # Last: a second stack, deployed by `cargo xtask deploy --emulator` (the suite's own
         # stack is already checked, so nothing of it can be disturbed).
         ("the deploy tool", scenarios_deploy.deploy_tool, (repo,)),
+        # Added after the deploy tool so that the numbers above stay; they use the suite's
+        # own stack, which the deploy tool leaves alone.
+        ("reserved concurrency: settlement throttled", scenarios_lambda.throttled_settlement, ()),
+        ("warm execution environments", scenarios_lambda.warm_environments, ()),
+        ("no runtime panics", scenarios_lambda.no_runtime_panics, ()),
     ]
 
 

@@ -50,6 +50,9 @@ class World:
             "lambda", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name,
             aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key,
             config=Config(retries={"total_max_attempts": 1}, read_timeout=90))
+        self.cloudwatch = boto3.client(
+            "cloudwatch", endpoint_url=client.meta.endpoint_url, region_name=client.meta.region_name,
+            aws_access_key_id=credentials.access_key, aws_secret_access_key=credentials.secret_key)
         for output_key in ("SettlementsTopicArn", "FailedTransactionsTopicArn", "AlertsTopicArn"):
             self.tap(output_key)
 
@@ -253,6 +256,27 @@ class World:
                     parsed = None
                 lines.append((line, parsed if isinstance(parsed, dict) else None))
         return lines
+
+    def system_records(self, function_name, kind):
+        """The platform records of `kind` (e.g. "platform.report") in one function's log."""
+        return [parsed for _, parsed in self.log_lines(function_name) if parsed and parsed.get("type") == kind]
+
+    def throttles(self, function_name):
+        """Throttles of the function in the last hour, as CloudWatch counts them (the Sum of
+        AWS/Lambda Throttles by FunctionName)."""
+        now = time.time()
+        points = self.cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="Throttles", StartTime=now - 3600, EndTime=now + 60, Period=3600,
+            Dimensions=[{"Name": "FunctionName", "Value": function_name}], Statistics=["Sum"])["Datapoints"]
+        return int(sum(p["Sum"] for p in points))
+
+    def throttle_lines(self, function_name):
+        """The emulator's own throttle log (logs/lambda-throttles.log), for one function."""
+        path = os.path.join(self.work_dir, "logs", "lambda-throttles.log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [entry for entry in map(json.loads, f) if entry["function"] == function_name]
 
     def error_lines(self):
         """Every ERROR line of every function's log: {function name: [lines]}."""

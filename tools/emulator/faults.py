@@ -14,6 +14,13 @@ faults while the emulator runs. Kinds:
   TimeoutSeconds) fires first:
     {"payment-settlement-local": {"remaining": 1, "after_run": true, "error": "Lambda.Unknown"}}
     {"payment-settlement-local": {"remaining": 1, "after_run": true, "late_s": 3}}
+* a Lambda function whose invocation holds its execution environment (its concurrency slot)
+  for `hold_s` seconds before its event is handed to the code (a slow invocation: the code
+  then runs unchanged), so that invocations arriving meanwhile meet a full reserved
+  concurrency (lambda_pool.py); with `until_throttled`, the hold ends as soon as another
+  invocation of the function has been throttled (at most `hold_s`), which makes the overlap
+  deterministic without keeping the workflow waiting:
+    {"payment-settlement-local": {"remaining": 1, "hold_s": 1.5, "until_throttled": true}}
 * an AWS API call refused with that service's error, keyed "<service>:<Operation>" and
   narrowed by `target` (a table name or a topic ARN):
     {"dynamodb:TransactWriteItems": {"remaining": 1, "error": "TransactionConflict", "target": "transactions-local"}}

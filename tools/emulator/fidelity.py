@@ -68,17 +68,30 @@ ROWS = [
         "not emulated; proven by cfn-guard (API_PROTECTED_BY_WAF) and the template tests", ""),
     Row("API Gateway", "TLS security policy, custom domains, execution logs", ABSENT,
         "loopback HTTP; the policy is a template property checked statically", ""),
-    # Step Functions and Lambda (stepfunctions.py, lambda_env.py)
+    # Step Functions and Lambda (stepfunctions.py, lambda_env.py, lambda_pool.py)
     Row("Step Functions", "the template's own definition executed (moto's ASL interpreter)", EXECUTED,
         "Parallel, Choice, Pass, Retry with backoff, Catch, Task timeouts", f"{SFN}/concepts-amazon-states-language.html",
         ("1", "15", "16")),
+    Row("Step Functions", "a throttled Lambda task fails as Lambda.TooManyRequestsException and the Retry on it "
+        "fires", APPROXIMATED, "moto's interpreter patched to name Lambda's service errors Lambda.<Exception>; the "
+        "history event stays LambdaFunctionFailed", f"{SFN}/bp-lambda-serviceexception.html", ("39",)),
     Row("Step Functions", "Express synchronous execution (StartSyncExecution)", APPROXIMATED,
         "answered by waiting for moto's execution; logging and X-Ray are not emulated",
         f"{SFN}/concepts-standard-vs-express.html", ("1",)),
     Row("Lambda", "the deployed Rust bootstrap speaks the Runtime API; handler errors keep their errorType", EXECUTED,
-        "one process per invocation (a cold start each time)", f"{LAMBDA}/runtimes-api.html", ("1", "15")),
-    Row("Lambda", "reserved concurrency, throttling, warm execution environments", ABSENT,
-        "not enforced; proven statically (template tests, cfn-guard)", f"{LAMBDA}/configuration-concurrency.html"),
+        "long-lived execution environments, one bootstrap process and Runtime API each; /next answers only with an "
+        "event", f"{LAMBDA}/runtimes-api.html", ("1", "15", "41")),
+    Row("Lambda", "warm execution environments: reused, a new one per concurrent invocation, reset after a crash or a "
+        "timeout, replaced after a code or configuration update; initDurationMs only on a cold start",
+        APPROXIMATED, "frozen between invocations (SIGSTOP/SIGCONT); idle ones ended after 300 s, a time Lambda does "
+        "not publish; no periodic recycling every few hours; maxMemoryUsedMB is the process's peak RSS",
+        f"{LAMBDA}/lambda-runtime-environment.html", ("38", "40", "41")),
+    Row("Lambda", "reserved concurrency and throttling: 429 TooManyRequestsException with its Reason, Throttles in "
+        "CloudWatch (AWS/Lambda, FunctionName); a throttled stream batch retried without using up its retries",
+        APPROXIMATED, "an unreserved function is capped at 1,000 on its own (the account's default quota, not shared); "
+        "no scaling rate (1,000 environments per 10 s per function), no provisioned concurrency; one datapoint per "
+        "throttle, not 1-minute aggregates; an asynchronous invoke is throttled like a synchronous one (Lambda would "
+        "queue it)", f"{LAMBDA}/configuration-concurrency.html", ("39",)),
     # IAM (iam.py)
     Row("IAM", "every call is signed with the caller's own role (functions, state machine, API integration)", EXECUTED,
         "credentials from the emulator's STS after the trust policy is evaluated with the keys each service sends",

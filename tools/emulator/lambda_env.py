@@ -1,83 +1,58 @@
 """Lambda invocation: the function's real `bootstrap` from the zip CloudFormation deployed,
-speaking the Lambda Runtime API to a server here, with the function's template
-environment plus `AWS_ENDPOINT_URL` pointing back at this emulator, and the temporary
-credentials of the function's execution role (assumed as lambda.amazonaws.com through
-iam.py, as Lambda does: "Lambda generates an ephemeral set of credentials by assuming your
-function's execution role", Lambda guide, "Using source function ARN to control function
-access behavior")."""
+run in long-lived execution environments (lambda_pool.py) speaking the Lambda Runtime API
+(runtime_api.py), with the function's template environment plus `AWS_ENDPOINT_URL` pointing
+back at this emulator, and the temporary credentials of the function's execution role
+(assumed as lambda.amazonaws.com through iam.py, as Lambda does: "Lambda generates an
+ephemeral set of credentials by assuming your function's execution role", Lambda guide,
+"Using source function ARN to control function access behavior"). The credentials are in
+the environment's variables from its start ("AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN – The access keys obtained from the function's execution role", Lambda
+guide, "Defined runtime environment variables",
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html); that the role can
+still be assumed is checked on every invocation.
+
+An environment serves one configuration: code, environment variables, role, timeout, memory
+and logging config (`environment_key`). After an update, invocations go to new environments
+and the old ones are retired ("Lambda function states": once an update completes, the
+function runs its new code and configuration,
+https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
 
 import datetime
 import hashlib
-import http.server
 import io
 import json
 import os
-import subprocess
 import threading
 import time
 import uuid
 import zipfile
 
+from moto.awslambda.exceptions import LambdaClientError
+
 import faults
 import iam
+import lambda_metrics
+import lambda_pool
+import runtime_api
 import settings
 
 # Test-only seam: function name -> handler(event: dict, env: dict) -> (body: str, errored: bool),
-# run instead of a `bootstrap` (env holds the execution role's credentials). Production code
-# never registers one; the emulator's unit tests do.
+# run instead of a `bootstrap` (env holds the execution role's credentials), within the
+# function's concurrency like any invocation. Production code never registers one; the
+# emulator's unit tests do.
 PYTHON_HANDLERS = {}
 
 
-class RuntimeApi(http.server.ThreadingHTTPServer):
-    """The Lambda Runtime API for one invocation: hands out one event, takes one answer."""
+class TooManyRequestsException(LambdaClientError):
+    """The Invoke API's throttle: HTTP 429 with `Reason` and `Type` (Lambda API reference,
+    Invoke, and the TooManyRequestsException shape of the Lambda service model). The message
+    is the one Step Functions shows in its cause ("Rate Exceeded.")."""
 
-    def __init__(self, event, request_id, deadline_ms, function_arn):
-        super().__init__(("127.0.0.1", 0), RuntimeApiHandler)
-        self.event = event
-        self.request_id = request_id
-        self.deadline_ms = deadline_ms
-        self.function_arn = function_arn
-        self.served = False
-        self.answer = None
-        self.done = threading.Event()
-        self.next_at = None  # when the runtime asked for its event: the end of its init
+    code = 429
 
-
-class RuntimeApiHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        api = self.server
-        if self.path.endswith("/invocation/next") and not api.served:
-            api.served = True
-            api.next_at = time.time()
-            body = api.event.encode()
-            self.send_response(200)
-            self.send_header("Lambda-Runtime-Aws-Request-Id", api.request_id)
-            self.send_header("Lambda-Runtime-Deadline-Ms", str(api.deadline_ms))
-            self.send_header("Lambda-Runtime-Invoked-Function-Arn", api.function_arn)
-            self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        else:
-            # The second /next: the invocation is over; hold until the process is stopped.
-            api.done.wait(30)
-            self.send_response(503)
-            self.end_headers()
-
-    def do_POST(self):
-        api = self.server
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length).decode() if length else ""
-        if self.path.endswith("/response"):
-            api.answer = (body, False)
-        else:
-            api.answer = (body or json.dumps({"errorType": "Runtime.Unknown", "errorMessage": ""}), True)
-        self.send_response(202)
-        self.end_headers()
-        api.done.set()
+    def __init__(self, reason):
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"Reason": reason, "Type": "User", "message": "Rate Exceeded."})
 
 
 UNPACKING = threading.Lock()
@@ -131,33 +106,100 @@ def _iso(epoch):
         "+00:00", "Z")
 
 
-def system_log(function, log, request_id, spawned, next_at, ended, succeeded):
-    """platform.start and platform.report in the JSON log format (Lambda guide, "Configuring
-    JSON and plain text log formats", example system log records), when the function's
-    LoggingConfig lets INFO system logs through. Every invocation here is a cold start, so
-    the report carries initDurationMs (spawn to the runtime's first /next)."""
+def system_logs_on(function):
+    """Whether the function's LoggingConfig lets INFO system records through, in the JSON
+    format (approximation: the plain-text START/REPORT lines are not written)."""
     config = getattr(function, "logging_config", None) or {}
     if config.get("LogFormat", "Text") != "JSON":
-        return  # approximation: the plain-text START/REPORT lines are not written
-    level = config.get("SystemLogLevel", "INFO")
-    if SYSTEM_LEVELS.index(level) > SYSTEM_LEVELS.index("INFO"):
-        return
-    started = next_at or ended
+        return False
+    return SYSTEM_LEVELS.index(config.get("SystemLogLevel", "INFO")) <= SYSTEM_LEVELS.index("INFO")
+
+
+def write_system_records(function, records):
+    """Appends platform records to the function's log, in the JSON log format (Lambda guide,
+    "Configuring JSON and plain text log formats"; the records' fields: "Lambda Telemetry API
+    Event schema reference", https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html)."""
+    path = os.path.join(settings.WORK_DIR, "logs", f"{function.function_name}.log")
+    with open(path, "ab") as log:
+        log.write("".join(json.dumps(r) + "\n" for r in records).encode())
+
+
+def init_start_record(function, when):
+    """platform.initStart, once per environment, when its Init phase starts (a cold start).
+    The runtime's version fields are left out: no managed runtime version runs here."""
+    return {"time": _iso(when), "type": "platform.initStart",
+            "record": {"initializationType": "on-demand", "phase": "init",
+                       "functionName": function.function_name, "functionVersion": "$LATEST"}}
+
+
+def init_report_record(when, duration_ms, error_type):
+    """platform.initReport, written here only for an Init that failed (a successful on-demand
+    Init shows in platform.report's initDurationMs)."""
+    return {"time": _iso(when), "type": "platform.initReport",
+            "record": {"initializationType": "on-demand", "phase": "init", "status": "error",
+                       "errorType": error_type, "metrics": {"durationMs": duration_ms}}}
+
+
+def start_record(request_id, when):
+    return {"time": _iso(when), "type": "platform.start", "record": {"requestId": request_id, "version": "$LATEST"}}
+
+
+def report_record(function, request_id, started, ended, status, max_memory_mb, init_duration_ms=None):
+    """platform.report. `initDurationMs` only on a cold start: "Init Duration – For the first
+    request served, the amount of time it took the runtime to load the function and run code
+    outside of the handler method"; `maxMemoryUsedMB`, the environment's peak: "When
+    invocations share an execution environment, Lambda reports the maximum memory used across
+    all invocations" (Lambda guide, the language guides' "Logging" pages, REPORT fields)."""
     duration_ms = round((ended - started) * 1000, 2)
     metrics = {
         "durationMs": duration_ms,
         "billedDurationMs": int(-(-duration_ms // 1)),
         "memorySizeMB": int(function.memory_size),
-        "maxMemoryUsedMB": 0,  # not measured here
-        "initDurationMs": round((started - spawned) * 1000, 2),
+        "maxMemoryUsedMB": max_memory_mb,
     }
-    records = [
-        {"time": _iso(started), "type": "platform.start",
-         "record": {"requestId": request_id, "version": "$LATEST"}},
-        {"time": _iso(ended), "type": "platform.report",
-         "record": {"requestId": request_id, "metrics": metrics, "status": "success" if succeeded else "error"}},
-    ]
-    log.write("".join(json.dumps(r) + "\n" for r in records).encode())
+    if init_duration_ms is not None:
+        metrics["initDurationMs"] = init_duration_ms
+    return {"time": _iso(ended), "type": "platform.report",
+            "record": {"requestId": request_id, "metrics": metrics, "status": status}}
+
+
+def environment_key(function):
+    """Everything Lambda starts new execution environments for: a new environment is set up
+    from the function's code and configuration ("When you create your Lambda function, you
+    specify configuration information, such as the amount of memory available and the maximum
+    execution time allowed for your function. Lambda uses this information to set up the
+    execution environment", lifecycle page)."""
+    return json.dumps([
+        hashlib.sha256(function.code_bytes).hexdigest(),
+        function.environment_vars or {},
+        function.role,
+        function.timeout,
+        function.memory_size,
+        getattr(function, "logging_config", None) or {},
+        function.handler,
+        function.run_time,
+        function.architectures,
+    ], sort_keys=True, default=str)
+
+
+def environment_variables(function, credentials):
+    logging_config = getattr(function, "logging_config", None) or {}
+    return {
+        "PATH": "/usr/bin:/bin",
+        **{k: str(v) for k, v in (function.environment_vars or {}).items()},
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        # LoggingConfig.ApplicationLogLevel reaches the runtime as AWS_LAMBDA_LOG_LEVEL.
+        **({"AWS_LAMBDA_LOG_LEVEL": logging_config["ApplicationLogLevel"]}
+           if logging_config.get("ApplicationLogLevel") else {}),
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{settings.PORT}",
+        **credentials,
+    }
 
 
 def keep_logging_config(backend_class, function_class):
@@ -230,6 +272,8 @@ def patch_lambda():
 
     def invoke(self, event=None):
         fault = faults.function_fault(self.function_name)
+        if fault is not None and fault.get("hold_s") is not None:
+            return run_invocation(self, event, hold=fault)
         if fault is not None and not fault.get("after_run"):
             return json.dumps({"errorType": fault["error"], "errorMessage": "injected by the end-to-end suite"}), True, ""
         body, errored, logs = run_invocation(self, event)
@@ -241,70 +285,119 @@ def patch_lambda():
                 return json.dumps({"errorType": fault["error"], "errorMessage": "injected after the function ran"}), True, ""
         return body, errored, logs
 
-    def run_invocation(self, event):
-        try:
-            credentials = execution_credentials(self)
-        except iam.AssumeRoleDenied as denied:
-            # What AWS returns when the role became unassumable after CreateFunction is not
-            # documented (uncertain): the invocation fails, visibly.
-            return json.dumps({"errorType": "AccessDeniedException", "errorMessage": denied.reason}), True, ""
-        handler = PYTHON_HANDLERS.get(self.function_name)
+    LambdaFunction._invoke_lambda = invoke
+    keep_logging_config(LambdaBackend, LambdaFunction)
+
+
+def run_invocation(function, event, hold=None):
+    """One invocation within the function's concurrency: on a warm environment of its current
+    configuration if one is idle, else on a new one. Raises TooManyRequestsException."""
+    try:
+        credentials = execution_credentials(function)
+    except iam.AssumeRoleDenied as denied:
+        # What AWS returns when the role became unassumable after CreateFunction is not
+        # documented (uncertain): the invocation fails, visibly.
+        return json.dumps({"errorType": "AccessDeniedException", "errorMessage": denied.reason}), True, ""
+    pool = lambda_pool.pool_of(function.function_arn, function.function_name)
+    limit, reason = lambda_pool.concurrency_limit(function)
+    key = environment_key(function)
+    try:
+        env = pool.acquire(limit, reason, key)
+    except lambda_pool.Throttled as throttled:
+        lambda_metrics.record_throttle(function, throttled.reason)
+        raise TooManyRequestsException(throttled.reason) from None
+    keep = False
+    try:
+        if hold is not None:
+            _hold(pool, hold)
+        handler = PYTHON_HANDLERS.get(function.function_name)
         if handler is not None:
             body, errored = handler(event if event is not None else {}, credentials)
             return body, errored, ""
         payload = json.dumps(event if event is not None else {})
-        request_id = str(uuid.uuid4())
-        timeout_s = int(self.timeout or 3)
-        api = RuntimeApi(payload, request_id, int((time.time() + timeout_s) * 1000), self.function_arn)
-        threading.Thread(target=api.serve_forever, daemon=True).start()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            **{k: str(v) for k, v in (self.environment_vars or {}).items()},
-            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.server_address[1]}",
-            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_FORMAT": "JSON",
-            # LoggingConfig.ApplicationLogLevel reaches the runtime as AWS_LAMBDA_LOG_LEVEL.
-            **({"AWS_LAMBDA_LOG_LEVEL": self.logging_config["ApplicationLogLevel"]}
-               if (getattr(self, "logging_config", None) or {}).get("ApplicationLogLevel") else {}),
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{settings.PORT}",
-            **credentials,
-        }
-        log_path = os.path.join(settings.WORK_DIR, "logs", f"{self.function_name}.log")
-        os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        with open(log_path, "ab") as log:
-            spawned = time.time()
-            process = subprocess.Popen([bootstrap_of(self)], env=env, stdout=log, stderr=log)
-            deadline = spawned + timeout_s + 5
-            finished = exited = False
-            while not finished and not exited and time.time() < deadline:
-                finished = api.done.wait(0.05)
-                # A runtime that exits without answering (a failed init, a crash) ends the
-                # invocation at once: "Runtime exited with error" (Runtime.ExitError), not a
-                # timeout.
-                exited = not finished and process.poll() is not None and not api.done.is_set()
-            finished = finished or api.done.is_set()
-            ended = time.time()
-            process.kill()
-            status = process.wait()
-            system_log(self, log, request_id, spawned, api.next_at, ended, finished and not api.answer[1])
-        api.shutdown()
-        api.server_close()
-        if exited and not finished:
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {status}"
-            return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}), True, ""
-        if not finished:
-            # Reported as Lambda reports a function timeout. ("States.*" names belong to Step
-            # Functions; moto's interpreter refuses one as a function error and fails the
-            # whole execution with States.Runtime.)
-            message = f"Task timed out after {timeout_s:.2f} seconds"
-            return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), True, ""
-        body, errored = api.answer
-        return body, errored, ""
+        while True:
+            if env is None:
+                env = _start_environment(function, key, credentials)
+                pool.adopt(env)
+            outcome, answer = _run_on(function, env, payload)
+            if outcome != lambda_pool.NOT_DELIVERED:
+                keep = outcome == lambda_pool.ANSWERED
+                return answer
+            # A warm runtime that exited before it took the event: the event never reached
+            # any code, so it goes to a new environment.
+            pool.discard(env)
+            env = None
+    finally:
+        pool.release(env, environment_key(function), keep=keep)
 
-    LambdaFunction._invoke_lambda = invoke
-    keep_logging_config(LambdaBackend, LambdaFunction)
 
+def _hold(pool, fault):
+    """faults.py's `hold_s`: the invocation keeps its environment busy for `hold_s` seconds
+    before its event is handed over (with `until_throttled`, only until this function is next
+    throttled), so that other invocations meet a full concurrency."""
+    since = pool.throttles
+    if fault.get("until_throttled"):
+        pool.wait_for_throttle(since, float(fault["hold_s"]))
+    else:
+        time.sleep(float(fault["hold_s"]))
+
+
+def _start_environment(function, key, credentials):
+    log_path = os.path.join(settings.WORK_DIR, "logs", f"{function.function_name}.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    env = lambda_pool.Environment(key, [bootstrap_of(function)], environment_variables(function, credentials), log_path)
+    if system_logs_on(function):
+        write_system_records(function, [init_start_record(function, env.spawned)])
+    return env
+
+
+def _run_on(function, env, payload):
+    """(outcome, (body, errored, logs)) of one event on `env`, with its system records."""
+    records = system_logs_on(function)
+    cold = env.invocations == 0
+    request_id = str(uuid.uuid4())
+    timeout_s = int(function.timeout or 3)
+
+    def delivered(invocation):
+        if records:
+            write_system_records(function, [start_record(invocation.request_id, invocation.delivered_at)])
+
+    invocation = runtime_api.Invocation(request_id, payload, timeout_s, function.function_arn, on_delivered=delivered)
+    outcome = env.run(invocation)
+    ended = time.time()
+    if outcome == lambda_pool.NOT_DELIVERED:
+        return outcome, None
+    memory = env.max_memory_mb()
+    if outcome == lambda_pool.ANSWERED:
+        body, errored = invocation.answer
+    elif outcome == lambda_pool.INIT_FAILED:
+        body, errored = env.api.init_error, True
+    elif outcome == lambda_pool.EXITED:
+        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {env.process.returncode}"
+        body, errored = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}), True
+    else:
+        # Reported as Lambda reports a function timeout. ("States.*" names belong to Step
+        # Functions; moto's interpreter refuses one as a function error and fails the whole
+        # execution with States.Runtime.)
+        message = f"Task timed out after {timeout_s:.2f} seconds"
+        body, errored = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), True
+    if records:
+        extra = []
+        if invocation.delivered_at is None:
+            if outcome in (lambda_pool.INIT_FAILED, lambda_pool.EXITED):
+                error_type = _error_type(body)
+                extra.append(init_report_record(ended, round((ended - env.spawned) * 1000, 2), error_type))
+            extra.append(start_record(request_id, ended))
+        status = "success" if not errored else ("timeout" if outcome == lambda_pool.TIMED_OUT else "error")
+        started = invocation.delivered_at or ended
+        init_ms = env.init_duration_ms() if cold else None
+        write_system_records(function, [*extra, report_record(function, request_id, started, ended, status, memory,
+                                                              init_ms)])
+    return outcome, (body, errored, "")
+
+
+def _error_type(body):
+    try:
+        return json.loads(body).get("errorType") or "Runtime.Unknown"
+    except (ValueError, AttributeError):
+        return "Runtime.Unknown"

@@ -4,9 +4,12 @@ The template is deployed to it unchanged; every gap is closed by one module per 
 behaviour (DESIGN.md section 5):
 
 * cloudformation.py: resource types and properties moto's CloudFormation misreads or lacks;
-* stepfunctions.py: executing state machines and `StartSyncExecution`;
+* stepfunctions.py: executing state machines, `StartSyncExecution`, Lambda's service errors
+  named `Lambda.<Exception>`;
 * dynamodb.py: atomic conditional writes and all-or-nothing, isolated transactions;
-* lambda_env.py: invocations run the deployed `bootstrap` over the Lambda Runtime API;
+* lambda_env.py: invocations run the deployed `bootstrap` over the Lambda Runtime API,
+  in warm execution environments (lambda_pool.py, runtime_api.py) within each function's
+  concurrency; throttles are counted in CloudWatch (lambda_metrics.py);
 * queues.py: Lambda's SQS poller (redelivery, partial batch failures, the DLQ);
 * streams.py: Lambda's DynamoDB Streams poller (batches, retries, bisection, on-failure);
 * iam.py: IAM authorization on every request; services act with their roles' credentials;
@@ -43,6 +46,12 @@ def start(port, work_dir):
     os.makedirs(settings.WORK_DIR, exist_ok=True)
     # moto's Step Functions interpreter calls Lambda through this server's port.
     os.environ["MOTO_PORT"] = str(settings.PORT)
+    # Warm execution environments reuse their SDK connections to this server; werkzeug writes
+    # a response's headers and body separately, so with Nagle's algorithm every reused
+    # connection waits for the client's delayed ACK (40 ms on Linux) on each call.
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.disable_nagle_algorithm = True
     cloudformation.patch_cloudformation()
     apigateway_cfn.register()
     sns_cfn.register()

@@ -1,7 +1,8 @@
 """Step Functions as moto runs it, patched: state machines execute (moto's ASL
-interpreter), `StartSyncExecution` is answered, waiting for the execution to end, and
-tasks call Lambda/SNS/SQS with the state machine role's credentials (assumed as
-states.amazonaws.com through iam.py) instead of moto's fixed "ak"/"sk"."""
+interpreter), `StartSyncExecution` is answered, waiting for the execution to end, tasks
+call Lambda/SNS/SQS with the state machine role's credentials (assumed as
+states.amazonaws.com through iam.py) instead of moto's fixed "ak"/"sk", and a Lambda
+service error of a plain Lambda task keeps its name (`Lambda.TooManyRequestsException`)."""
 
 import json
 import sys
@@ -69,6 +70,46 @@ def patch_task_credentials():
             module.boto_client_for = boto_client_for
 
 
+def patch_lambda_service_errors():
+    """moto (5.2.5) names every Lambda service error of a `Resource: <function ARN>` task
+    "Exception", so a Retry on `Lambda.TooManyRequestsException` never matches. Step Functions
+    names them after the service's exception: "Lambda errors are reported as
+    Lambda.ErrorName" and "When Lambda hits the maximum number of invocations, the error is
+    Lambda.TooManyRequestsException" (Step Functions guide, "Handle Lambda service
+    exceptions", https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+    The name and cause are built as moto's optimized `lambda:invoke` integration builds them;
+    the history event stays LambdaFunctionFailed (which event AWS records for a throttled
+    start is not documented: approximation)."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    if getattr(StateTaskLambda, "_names_service_errors", False):
+        return
+    from_error = StateTaskLambda._from_error
+
+    def named_from_error(self, env, ex):
+        if not isinstance(ex, ClientError):
+            return from_error(self, env, ex)
+        error, cause = StateTaskServiceLambda._error_cause_from_client_error(ex)
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(
+                lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(error=error, cause=cause)),
+        )
+
+    StateTaskLambda._from_error = named_from_error
+    StateTaskLambda._names_service_errors = True
+
+
 def patch_step_functions():
     from moto.core.config import default_user_config
     from moto.core.responses import ActionResult
@@ -77,6 +118,7 @@ def patch_step_functions():
 
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
     patch_task_credentials()
+    patch_lambda_service_errors()
 
     def start_sync_execution(self):
         backend = stepfunctions_parser_backends[self.current_account][self.region]

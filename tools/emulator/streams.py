@@ -19,7 +19,10 @@ FilterCriteria (records matching no filter are dropped), retries of a failed bat
 MaximumRetryAttempts or MaximumRecordAgeInSeconds (records expire after 24 hours),
 BisectBatchOnFunctionError, ReportBatchItemFailures (resume from the lowest failed
 sequence number) and DestinationConfig.OnFailure to an SQS queue with the invocation
-record Lambda sends. The stream is read, and the destination written, with the
+record Lambda sends. A batch the function never received (throttled: 429) is retried
+without using up MaximumRetryAttempts: "If a Lambda event source mapping is unable to invoke
+the function due to throttling or other issues, it retries until the records expire or
+exceed the maximum age" (services-dynamodb-errors, "Before invocation"). The stream is read, and the destination written, with the
 function's execution role (iam.role_allows), as Lambda does.
 """
 
@@ -293,12 +296,13 @@ def event_of(batch, mapping):
 
 def invoke(lambda_backend, mapping, batch):
     """(errored, failed_sequence_numbers or None, function_error). A response with
-    batchItemFailures names records by SequenceNumber; a malformed one fails the batch."""
+    batchItemFailures names records by SequenceNumber; a malformed one fails the batch.
+    `errored` is None when the function was not invoked at all (throttled, missing)."""
     headers = {}
     try:
         body = lambda_backend.invoke(mapping.function_arn, None, json.dumps(event_of(batch, mapping)), {}, headers)
-    except Exception as error:  # throttled, function missing: a failed invocation
-        return True, None, type(error).__name__
+    except Exception as error:  # throttled, function missing: never invoked
+        return None, None, type(error).__name__
     if "x-amz-function-error" in headers:
         return True, None, "Unhandled"
     if "ReportBatchItemFailures" not in (mapping.function_response_types or []):
@@ -401,6 +405,11 @@ def process(lambda_backend, mapping, batch, role_arn):
             send_to_destination(mapping, role_arn, on_failure_record(mapping, records, "RecordAgeExceeded", invocations, None))
             continue
         errored, failed, function_error = invoke(lambda_backend, mapping, records)
+        if errored is None:
+            # Not invoked: retried until the records expire, the retry quota untouched.
+            pending.insert(0, (records, retries, invocations))
+            time.sleep(1.0)
+            continue
         invocations += 1
         if not errored and not failed:
             continue

@@ -115,12 +115,15 @@ def parameters(repo):
     return values
 
 
-def deploy(repo, aws, values):
+def deploy(repo, aws, values, packages=None):
+    """Deploys the template with the packages `cargo xtask package` built, or those in
+    `packages` (a folder of <function>.zip: the load's no-op floor)."""
     bucket, prefix = values["ArtifactBucket"], values["ArtifactKeyPrefix"]
     aws["s3"].create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    packages = packages or os.path.join(repo, "target", "lambda", "packages")
     # One package per function crate, as `cargo xtask package` builds them.
     for function in sorted(os.listdir(os.path.join(repo, "code", "functions"))):
-        path = os.path.join(repo, "target", "lambda", "packages", f"{function}.zip")
+        path = os.path.join(packages, f"{function}.zip")
         with open(path, "rb") as package:
             aws["s3"].put_object(Bucket=bucket, Key=f"{prefix}/{function}.zip", Body=package.read())
     # The template is over TemplateBody's 51,200 bytes (review B1): it travels by S3 URL, as

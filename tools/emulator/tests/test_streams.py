@@ -244,6 +244,24 @@ class Failures(unittest.TestCase):
         self.assertTrue(info["approximateArrivalOfFirstRecord"].endswith("Z"))
         self.assertNotIn("Records", json.dumps(record))  # metadata only
 
+    def test_a_throttled_batch_is_retried_without_using_up_its_retries(self):
+        """services-dynamodb-errors, "Before invocation": "If a Lambda event source mapping is
+        unable to invoke the function due to throttling or other issues, it retries until the
+        records expire". Mutant caught: a throttle counted as a failed invocation -> with
+        MaximumRetryAttempts 0 the batch is parked on the on-failure queue at once."""
+        scenario = Scenario("st-throttled", destination=True)
+        lam = support.client("lambda")
+        lam.put_function_concurrency(FunctionName="st-throttled", ReservedConcurrentExecutions=0)
+        scenario.map(BatchSize=10, MaximumRetryAttempts=0,
+                     DestinationConfig={"OnFailure": {"Destination": scenario.queue_arn}})
+        put("st-throttled", "a")
+        time.sleep(2.5)  # throttled all along: nothing invoked, nothing parked
+        self.assertEqual(scenario.keys(), [])
+        lam.delete_function_concurrency(FunctionName="st-throttled")
+        self.assertTrue(support.wait_for(lambda: scenario.keys() == [["a"]], 10))
+        sqs = support.client("sqs")
+        self.assertEqual(sqs.receive_message(QueueUrl=scenario.queue_url, WaitTimeSeconds=1).get("Messages", []), [])
+
     def test_bisection_isolates_the_poison_record(self):
         scenario = Scenario("st-bisect", destination=True)
 
