@@ -177,6 +177,29 @@ const MUTATIONS: &[Mutation] = &[
             )
         },
     ),
+    (
+        "validator's parameter defaults to 10",
+        "VALIDATOR_RESERVED_CONCURRENCY_IS_100",
+        |d| d["Parameters"]["ValidatorReservedConcurrency"]["Default"] = 10.into(),
+    ),
+    (
+        "validator takes the settlement's parameter",
+        "VALIDATOR_RESERVED_CONCURRENCY_IS_100",
+        |d| {
+            properties(d, "ValidatorFunction")["ReservedConcurrentExecutions"] =
+                serde_yaml::from_str("!Ref SettlementReservedConcurrency").unwrap()
+        },
+    ),
+    (
+        "notification's parameter defaults to 100",
+        "WORKFLOW_FUNCTIONS_RESERVED_CONCURRENCY_IS_50",
+        |d| d["Parameters"]["NotificationReservedConcurrency"]["Default"] = 100.into(),
+    ),
+    (
+        "a reservation parameter allows 0",
+        "FUNCTIONS_RESERVE_CONCURRENCY",
+        |d| d["Parameters"]["FraudDetectorReservedConcurrency"]["MinValue"] = 0.into(),
+    ),
     ("1 GB function", "FUNCTIONS_HAVE_512_MB", |d| {
         properties(d, "NotificationFunction")["MemorySize"] = 1024.into()
     }),

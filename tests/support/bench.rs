@@ -18,6 +18,9 @@ pub struct Results {
     pub rows: Vec<Row>,
     pub per_payment: PerPayment,
     pub pipeline: Vec<Pipeline>,
+    /// The front door under load, against the workflow and the no-op floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadRun>,
 }
 
 /// One process driven through the Runtime API.

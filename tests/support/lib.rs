@@ -10,6 +10,7 @@ pub mod control_tower;
 pub mod drift;
 pub mod generated;
 pub mod limits;
+pub mod load;
 pub mod mutants;
 pub mod policy;
 pub mod repo;

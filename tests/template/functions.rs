@@ -65,31 +65,73 @@ fn req_000_2_functions_have_512_mb() {
     }
 }
 
+/// A function's reserved concurrency as the template's defaults deploy it: the default of
+/// the parameter its `ReservedConcurrentExecutions` takes (`!Ref`), or a literal; with the
+/// parameter's name. Environments override the parameter (Appendix F); 000 §C2's values
+/// are the defaults.
+fn default_reservation(prefix: &str) -> (Option<u64>, Option<&'static str>) {
+    let reserved = at(function(prefix), "Properties.ReservedConcurrentExecutions");
+    match ref_target(reserved) {
+        Some(parameter) => (
+            template().parameter(parameter)["Default"].as_u64(),
+            Some(parameter),
+        ),
+        None => (reserved.as_u64(), None),
+    }
+}
+
 #[test]
 fn req_000_2_validator_reserved_concurrency_is_100() {
     assert_eq!(
-        at(
-            function("Validator"),
-            "Properties.ReservedConcurrentExecutions"
-        )
-        .as_u64(),
-        Some(100)
+        default_reservation("Validator"),
+        (Some(100), Some("ValidatorReservedConcurrency"))
     );
 }
 
 #[test]
 fn req_000_2_other_workflow_functions_reserved_concurrency_is_50() {
     for prefix in ["FraudDetector", "Settlement", "Notification"] {
-        let reserved = at(function(prefix), "Properties.ReservedConcurrentExecutions").as_u64();
-        assert_eq!(reserved, Some(50), "{prefix}");
+        let parameter = format!("{prefix}ReservedConcurrency");
+        assert_eq!(
+            default_reservation(prefix),
+            (Some(50), Some(parameter.as_str())),
+            "{prefix}"
+        );
     }
     // The rotation function, an addition to 000, is reserved its own single environment.
-    let rotation = at(
-        function("SecretRotation"),
-        "Properties.ReservedConcurrentExecutions",
-    )
-    .as_u64();
-    assert_eq!(rotation, Some(1));
+    assert_eq!(default_reservation("SecretRotation"), (Some(1), None));
+}
+
+/// Every reservation parameter keeps a function alive (MinValue 1: 0 would stop it) and
+/// bounds a typo (MaxValue), and no environment's file sets one outside those bounds.
+#[test]
+fn design_reserved_concurrency_parameters_are_bounded_in_every_environment() {
+    let t = template();
+    for (prefix, _, _) in FUNCTIONS {
+        let (_, Some(parameter)) = default_reservation(prefix) else {
+            continue;
+        };
+        let declared = t.parameter(parameter);
+        assert_eq!(declared["Type"].as_str(), Some("Number"), "{parameter}");
+        let (min, max) = (
+            declared["MinValue"].as_u64().expect("MinValue"),
+            declared["MaxValue"].as_u64().expect("MaxValue"),
+        );
+        assert_eq!(min, 1, "{parameter}");
+        for environment in ["dev", "staging", "prod"] {
+            let path = payment_workflow_book::repo::root()
+                .join(format!("templates/params/{environment}.json"));
+            let entries: Vec<serde_json::Value> =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for entry in entries.iter().filter(|e| e["ParameterKey"] == parameter) {
+                let value: u64 = entry["ParameterValue"].as_str().unwrap().parse().unwrap();
+                assert!(
+                    (min..=max).contains(&value),
+                    "{environment}: {parameter}={value} outside {min}..={max}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -244,9 +286,9 @@ const SEQUENTIAL_SDK_CALLS: [(&str, u64); 6] = [
     ("FraudDetector", 1),
     // Claim, complete, complete again as a velocity decline, release a failed attempt's claim.
     ("Settlement", 4),
-    // Ten records × GetItem, PutObject, GetObject, Publish, UpdateItem, and the signing key
-    // (the notifier's CALLS_PER_RECORD).
-    ("Notification", 60),
+    // Per record: GetItem, PutObject, GetObject, Publish, UpdateItem, and the signing key
+    // (the notifier's CALLS_PER_RECORD), times the largest batch NotificationBatchSize allows.
+    ("Notification", NOTIFIER_CALLS_PER_RECORD),
     // DescribeSecret, GetSecretValue ×2, GetRandomPassword, PutSecretValue, UpdateSecretVersionStage.
     ("SecretRotation", 6),
     // One Query per shard (32) and at most 50 records handed back.
@@ -255,6 +297,25 @@ const SEQUENTIAL_SDK_CALLS: [(&str, u64); 6] = [
 
 /// Start-up, the Runtime API round trip and the handler's own work.
 const RESERVE_MS: u64 = 200;
+
+/// code/functions/notification's CALLS_PER_RECORD; its calls per invocation also scale
+/// with the batch the stream hands it.
+const NOTIFIER_CALLS_PER_RECORD: u64 = 6;
+
+/// The most records one notification invocation can be handed: the MaxValue of the
+/// parameter the stream trigger's BatchSize takes (a literal batch counts as itself).
+fn largest_notification_batch() -> u64 {
+    let batch = at(
+        template().resource("NotificationStreamTrigger"),
+        "Properties.BatchSize",
+    );
+    match ref_target(batch) {
+        Some(parameter) => template().parameter(parameter)["MaxValue"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{parameter} has no MaxValue: the batch is unbounded")),
+        None => batch.as_u64().expect("a numeric BatchSize"),
+    }
+}
 
 /// F7: the SDK's defaults (a 3.1 s connect timeout, no operation timeout) exceed a 2 s
 /// function, turning a typed, retryable error into a Lambda timeout. Every function takes
@@ -271,6 +332,16 @@ fn f7_sdk_timeouts_fit_every_functions_timeout() {
     assert!(timeouts["connect_ms"].as_u64().expect("connect_ms") < attempt_ms);
     assert!(attempt_ms <= operation_ms);
     assert_eq!(SEQUENTIAL_SDK_CALLS.len(), FUNCTIONS.len());
+    let notifier = std::fs::read_to_string(
+        payment_workflow_book::repo::root().join("code/functions/notification/src/main.rs"),
+    )
+    .expect("the notifier's source");
+    assert!(
+        notifier.contains(&format!(
+            "const CALLS_PER_RECORD: u64 = {NOTIFIER_CALLS_PER_RECORD};"
+        )),
+        "the notifier's CALLS_PER_RECORD is no longer {NOTIFIER_CALLS_PER_RECORD}"
+    );
     for (prefix, calls) in SEQUENTIAL_SDK_CALLS {
         let properties = at(function(prefix), "Properties");
         assert_eq!(
@@ -279,6 +350,11 @@ fn f7_sdk_timeouts_fit_every_functions_timeout() {
             "{prefix} takes its SDK timeouts from the parameter"
         );
         let timeout_ms = properties["Timeout"].as_u64().unwrap() * 1000;
+        let calls = if prefix == "Notification" {
+            calls * largest_notification_batch()
+        } else {
+            calls
+        };
         assert!(
             calls * operation_ms + RESERVE_MS <= timeout_ms,
             "{prefix}: {calls} calls × {operation_ms} ms + {RESERVE_MS} ms > {timeout_ms} ms"

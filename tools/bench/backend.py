@@ -4,10 +4,13 @@ function (its environment as CloudFormation set it) in a JSON file, so the bench
 the release binaries against the same tables, bucket, topic and secret.
 
 Then it reads commands from stdin, one per line:
-  pipeline N C OUT   N payments through StartSyncExecution, C at a time; timings to OUT
+  pipeline N C OUT       N payments through StartSyncExecution, C at a time; timings to OUT
+  load S MODE N DEP OUT  S seconds of payments over HTTP (load.py; MODE concurrency or rate,
+                         N clients or payments per second; DEP workflow or floor); to OUT
 and stops the emulator when stdin closes.
 
-Usage: python backend.py --repo DIR --port PORT --work-dir DIR --describe FILE
+Usage: python backend.py --repo DIR --port PORT --work-dir DIR --describe FILE [--packages DIR]
+  --packages DIR   deploy DIR/<function>.zip instead of the packages `cargo xtask package` built
 """
 
 import argparse
@@ -19,7 +22,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
+import load  # noqa: E402
+import onboarding  # noqa: E402
 import up  # noqa: E402  (the steps of `cargo xtask up`)
+
+# The end-to-end suite's view of the emulator's state (records, topics' deliveries), which
+# the load's nothing-lost check reads as the suite's invariant does.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "e2e"))
+from world import World  # noqa: E402
 
 
 def describe(repo, aws, outputs, port, work_dir):
@@ -78,24 +88,37 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--describe", required=True)
+    parser.add_argument("--packages")
     args = parser.parse_args()
     os.makedirs(args.work_dir, exist_ok=True)
     emulator = up.start_emulator(args.repo, args.port, args.work_dir)
     try:
         aws = up.clients(args.port)
-        status, outputs = up.deploy(args.repo, aws, up.parameters(args.repo))
+        status, outputs = up.deploy(args.repo, aws, up.parameters(args.repo), args.packages)
         if status != "CREATE_COMPLETE":
             raise SystemExit(f"the stack ended {status}; see {args.work_dir}/emulator.log")
-        up.seed_merchants(aws, outputs)
+        onboarded = up.seed_merchants(aws, outputs)
         with open(args.describe, "w") as f:
             json.dump(describe(args.repo, aws, outputs, args.port, args.work_dir), f, indent=2)
         print("ready", flush=True)
+        world = None
         for line in sys.stdin:
             command = line.split()
             if command[:1] == ["pipeline"]:
                 count, concurrency, out = int(command[1]), int(command[2]), command[3]
                 with open(out, "w") as f:
                     json.dump(pipeline(aws, outputs, count, concurrency), f)
+                print("done", flush=True)
+            elif command[:1] == ["load"]:
+                seconds, mode, n, deployment, out = int(command[1]), command[2], float(command[3]), command[4], command[5]
+                endpoint = onboarding.endpoint(aws, up.STACK, emulator.api_port, args.port, onboarded)
+                if world is None and deployment == "workflow":
+                    # Before the load: the topics' taps must be subscribed to see its alerts.
+                    world = World(aws, outputs, args.work_dir, up.STACK)
+                n = int(n) if mode == "concurrency" else n
+                result = load.run(world, endpoint, args.work_dir, seconds, mode, n, deployment)
+                with open(out, "w") as f:
+                    json.dump(result, f)
                 print("done", flush=True)
             else:
                 raise SystemExit(f"unknown command {line!r}")

@@ -6,6 +6,7 @@ mod book;
 mod browser;
 mod deploy;
 mod evidence;
+mod load;
 mod mutants;
 mod ops;
 mod package;
@@ -48,7 +49,11 @@ usage: cargo xtask <command>
             [--emulator <work_dir> [--endpoint-url URL]]
   bench     measure every function side by side with the floor and the Python baseline,
             record bench/results.json and regenerate the book's tables [--smoke: a short
-            run that checks every answer and records nothing]
+            run that checks every answer and records nothing]; includes `load`
+  load      payments through the API's front door on warm Lambda environments, then the same
+            load on the no-op floor: throughput, latency per outcome, cold starts, throttles,
+            and the nothing-lost check [--duration S (60)] [--concurrency N (4) | --rate R]
+            [--no-floor]
   mutants   mutation testing of payments-core and payments-aws with cargo-mutants: record
             mutants/results.json and regenerate Appendix A's table [--package NAME]
             [--shard K/N: a sample] [--record-only: record the last run, even a stopped
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Some("up") => up::run(&project, &args[1..]),
         Some("down") => up::down(&project),
         Some("bench") => bench::run(&project, &args[1..]),
+        Some("load") => load::run(&project, &args[1..]),
         Some("mutants") => mutants::run(&project, &args[1..]),
         Some("book") => tools::setup(&project).and_then(|()| book::build(&project)),
         Some("browser") => browser::check(&project),

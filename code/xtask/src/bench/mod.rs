@@ -11,6 +11,8 @@
 //!    environment CloudFormation gave the deployed functions.
 //! 4. Times validation + fraud scoring per payment: criterion for Rust, the same rules in
 //!    the Python baseline.
+//! 5. Loads the whole workflow through its front door on a fresh deployment, then the same
+//!    load on the no-op floor (`cargo xtask load`, [`crate::load`]).
 //!
 //! Writes `bench/results.json` and regenerates the book's tables from it. `--smoke` runs
 //! every row with a few invocations into `target/bench/` instead (the test stage): it
@@ -21,7 +23,7 @@ mod rows;
 mod runtime_api;
 
 use crate::project::Project;
-use crate::{package, shell, tools};
+use crate::{load, package, shell, tools};
 use payment_workflow_book::bench::{PerPayment, Pipeline, RESULTS, Results, Row};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -52,7 +54,7 @@ pub fn measure(project: &Project, smoke: bool) -> Result<(), String> {
         measured.push(measure_row(spec, invocations, &work)?);
     }
     println!("\n== starting the embedded AWS and deploying the template");
-    let mut backend = Backend::start(project)?;
+    let mut backend = Backend::start(project, "emulator", None)?;
     // The pipeline before the emulator rows, whose thousands of settlements would slow
     // every later DynamoDB call of the emulator.
     let batches: &[(usize, usize)] = if smoke {
@@ -70,18 +72,22 @@ pub fn measure(project: &Project, smoke: bool) -> Result<(), String> {
     }
     backend.stop();
     let per_payment = per_payment(project, smoke)?;
+    // The front door under load, on fresh deployments: the workflow, then the no-op floor.
+    let load = load::measure(project, &load::Spec::for_bench(smoke), true)?;
     let results = Results {
         machine: machine(project)?,
         invocations,
         rows: measured,
         per_payment,
         pipeline,
+        load: Some(load),
     };
     println!(
-        "\n{}\n{}\n{}",
+        "\n{}\n{}\n{}\n{}",
         results.functions_table(),
         results.per_payment_table(),
-        results.pipeline_table()
+        results.pipeline_table(),
+        results.load.as_ref().map_or(String::new(), |l| l.table())
     );
     let json = serde_json::to_string_pretty(&results).expect("results serialise") + "\n";
     if smoke {
@@ -132,8 +138,8 @@ fn measure_row(
     Ok(row)
 }
 
-/// The no-op floor and the in-memory entry points, built like the functions.
-fn build_baselines(project: &Project) -> Result<(), String> {
+/// The no-op floors and the in-memory entry points, built like the functions.
+pub fn build_baselines(project: &Project) -> Result<(), String> {
     let mut build = shell::command(project, "cargo");
     build
         .args([
@@ -162,22 +168,32 @@ fn zip_python_baseline(project: &Project) -> Result<std::path::PathBuf, String> 
 }
 
 /// `tools/bench/backend.py`: the emulator with the template deployed, commanded over stdin.
-struct Backend {
+pub struct Backend {
     child: Child,
     /// Closing it ends the backend, which stops the emulator.
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     described: Value,
+    /// Its emulator's work folder (logs, emulator.log).
+    work: std::path::PathBuf,
 }
 
 impl Backend {
-    fn start(project: &Project) -> Result<Backend, String> {
+    /// A fresh emulator in `target/bench/<name>`, with the packages `cargo xtask package`
+    /// built or those in `packages`.
+    pub fn start(
+        project: &Project,
+        name: &str,
+        packages: Option<&std::path::Path>,
+    ) -> Result<Backend, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free loopback port: {e}"))?
             .port();
-        let work = project.target("bench/emulator");
-        let describe = project.target("bench/functions.json");
+        let work = project.target(&format!("bench/{name}"));
+        // A previous run's logs would be counted as this run's invocations.
+        let _ = fs::remove_dir_all(work.join("logs"));
+        let describe = project.target(&format!("bench/{name}-functions.json"));
         let mut command = shell::command(project, project.venv().join("bin/python"));
         command
             .arg(project.path("tools/bench/backend.py"))
@@ -187,6 +203,13 @@ impl Backend {
             .arg(&work)
             .arg("--describe")
             .arg(&describe)
+            .args(
+                packages
+                    .map(|p| p.as_os_str())
+                    .map(|p| ["--packages".as_ref(), p])
+                    .into_iter()
+                    .flatten(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         let mut child = command
@@ -199,6 +222,7 @@ impl Backend {
             stdin,
             stdout,
             described: Value::Null,
+            work: work.clone(),
         };
         backend.expect("ready")?;
         let text =
@@ -216,7 +240,8 @@ impl Backend {
             Ok(())
         } else {
             Err(format!(
-                "the emulator backend stopped before `{word}` (see target/bench/emulator/emulator.log)"
+                "the emulator backend stopped before `{word}` (see {}/emulator.log)",
+                self.work.display()
             ))
         }
     }
@@ -239,7 +264,32 @@ impl Backend {
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", out.display()))
     }
 
-    fn stop(self) {
+    /// `load.py` against this deployment: `seconds` of payments, `mode` "concurrency" or
+    /// "rate" at `level`; `deployment` names it in the results ("workflow" or "floor").
+    pub fn load(
+        &mut self,
+        spec: &load::Spec,
+        deployment: &str,
+        work: &std::path::Path,
+    ) -> Result<payment_workflow_book::load::LoadPass, String> {
+        let out = work.join(format!("load-{deployment}.json"));
+        let stdin = self.stdin.as_mut().expect("open until the backend stops");
+        writeln!(
+            stdin,
+            "load {} {} {} {deployment} {}",
+            spec.seconds,
+            spec.mode,
+            spec.level,
+            out.display()
+        )
+        .map_err(|e| e.to_string())?;
+        stdin.flush().map_err(|e| e.to_string())?;
+        self.expect("done")?;
+        let text = fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", out.display()))
+    }
+
+    pub fn stop(self) {
         drop(self); // see Drop
     }
 }
