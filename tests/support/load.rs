@@ -180,8 +180,13 @@ impl LoadRun {
             );
             if let (Some(accepted), Some(lost)) = (pass.accepted, &pass.lost) {
                 out += &format!(
-                    " Nothing lost: {} of {accepted} accepted payments neither settled, declined \
-                     nor alerted.",
+                    " {}: {} of {accepted} accepted payments neither settled, declined nor \
+                     alerted.",
+                    if lost.is_empty() {
+                        "Nothing lost"
+                    } else {
+                        "LOST"
+                    },
                     lost.len()
                 );
             }

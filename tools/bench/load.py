@@ -79,13 +79,18 @@ class Load:
         body = self.body(kind)
         if body is None:
             kind, body = "approved", up.payment()
-        status, _, text, _ = up.post(self.url, self.key, body)
+        try:
+            status, _, text, _ = up.post(self.url, self.key, body)
+        except Exception as error:  # a timeout, a dropped connection: no answer at all
+            status, text = 0, f"no answer: {type(error).__name__}"
         ended = time.time()
         try:
             answer = json.loads(text)
         except ValueError:
-            answer = {}
-        got = (status, answer.get("outcome", answer.get("error", "not JSON")), answer.get("replayed"))
+            answer = None
+        if not isinstance(answer, dict):  # not JSON, or JSON that is not an object
+            answer = {"error": text[:60] if status == 0 else "not a JSON object"}
+        got = (status, answer.get("outcome", answer.get("error")), answer.get("replayed"))
         with self.lock:
             self.samples.append(
                 {
@@ -124,28 +129,36 @@ class Load:
         reporter = threading.Thread(target=self.progress, args=(started_at, seconds, stop), daemon=True)
         reporter.start()
         if mode == "concurrency":
+            failures = []
 
             def client():
-                while time.time() < deadline:
-                    self.one(started_at, time.time())
+                try:
+                    while time.time() < deadline:
+                        self.one(started_at, time.time())
+                except Exception as error:  # a failure of the harness itself, not an answer
+                    failures.append(error)
 
             threads = [threading.Thread(target=client) for _ in range(n)]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
+            if failures:
+                raise failures[0]
         elif mode == "rate":
             # Enough clients that a due payment waits for one only when the system is slower
             # than 64 in flight can carry; that wait is part of its latency.
             with ThreadPoolExecutor(max_workers=64) as pool:
-                i = 0
+                i, sent = 0, []
                 while True:
                     due = started_at + i / n
                     if due >= deadline:
                         break
                     time.sleep(max(0.0, due - time.time()))
-                    pool.submit(self.one, started_at, due)
+                    sent.append(pool.submit(self.one, started_at, due))
                     i += 1
+                for future in sent:
+                    future.result()  # a failure of the harness itself ends the load, loudly
         else:
             raise SystemExit(f"unknown load mode {mode!r}")
         wall = time.time() - started_at

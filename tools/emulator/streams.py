@@ -301,8 +301,13 @@ def invoke(lambda_backend, mapping, batch):
     headers = {}
     try:
         body = lambda_backend.invoke(mapping.function_arn, None, json.dumps(event_of(batch, mapping)), {}, headers)
-    except Exception as error:  # throttled, function missing: never invoked
-        return None, None, type(error).__name__
+    except Exception as error:
+        # Throttled or missing: the function never ran, and the records wait for it. Any
+        # other exception (an emulator fault) fails the batch visibly, as an invocation.
+        name = getattr(error, "error_type", None) or type(error).__name__
+        if name in ("TooManyRequestsException", "ResourceNotFoundException"):
+            return None, None, name
+        return True, None, name
     if "x-amz-function-error" in headers:
         return True, None, "Unhandled"
     if "ReportBatchItemFailures" not in (mapping.function_response_types or []):

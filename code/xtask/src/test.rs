@@ -86,7 +86,7 @@ pub fn run(project: &Project) -> Result<(), String> {
         // Timings are printed, never compared; `cargo xtask bench` records them.
         stage("bench harness (smoke)", || bench::measure(project, true))
             .after("package (cargo lambda)"),
-        stage("bench tables (capacity, cost)", || {
+        stage("bench tables (capacity, cost, load)", || {
             root_test("bench_tables")
         }),
         // The table of `cargo xtask mutants`, then only the mutants of the change.

@@ -436,6 +436,8 @@ class ShutdownTest(unittest.TestCase):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        # A failed assertion must not leave an emulator running (its bootstraps follow it).
+        self.addCleanup(lambda: process.poll() is None and process.kill())
         self.assertTrue(support.wait_for(lambda: os.path.exists(os.path.join(work_dir, "admin-credentials.json")), 60))
         with open(os.path.join(work_dir, "admin-credentials.json")) as f:
             admin = json.load(f)
