@@ -40,6 +40,12 @@ pub const SUBSTITUTION_MAX_CHARS: usize = 2_048;
 /// Gateway generates are 10 characters); 1,024 is a generous bound (uncertain).
 pub const API_KEY_ID_MAX_CHARS: usize = 1_024;
 
+/// S3, small requests (under 512 KB): median latency is "often in the tens of milliseconds",
+/// and the guideline is to retry a GET or PUT after 2 seconds, backing off if more retries
+/// are needed (2 s, then 4 s). A shorter attempt timeout retries S3's ordinary tail.
+/// https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/timeouts-and-retries-for-latency-sensitive-applications.html
+pub const S3_SMALL_REQUEST_RETRY_AFTER_MS: u64 = 2_000;
+
 /// A signed receipt is about 0.5 KB of JSON (issue 14); 4 KiB bounds it generously.
 pub const RECEIPT_MAX_BYTES: u64 = 4_096;
 

@@ -1,7 +1,10 @@
 //! 000 §C2 (with the owner's Rust runtime) and seed 001's arm64: the Lambda functions.
 
 use crate::{FUNCTIONS, SPEC_FUNCTIONS, template};
-use payment_workflow_book::template::{at, getatt_target, intrinsic, ref_target, sub_text};
+use payment_workflow_book::limits;
+use payment_workflow_book::template::{
+    Template, at, getatt_target, intrinsic, ref_target, sub_text,
+};
 
 fn function(prefix: &str) -> &'static serde_yaml::Value {
     template().resource(&format!("{prefix}Function"))
@@ -304,33 +307,128 @@ const NOTIFIER_CALLS_PER_RECORD: u64 = 6;
 
 /// The most records one notification invocation can be handed: the MaxValue of the
 /// parameter the stream trigger's BatchSize takes (a literal batch counts as itself).
-fn largest_notification_batch() -> u64 {
+fn largest_notification_batch(t: &Template) -> u64 {
     let batch = at(
-        template().resource("NotificationStreamTrigger"),
+        t.resource("NotificationStreamTrigger"),
         "Properties.BatchSize",
     );
     match ref_target(batch) {
-        Some(parameter) => template().parameter(parameter)["MaxValue"]
+        Some(parameter) => t.parameter(parameter)["MaxValue"]
             .as_u64()
             .unwrap_or_else(|| panic!("{parameter} has no MaxValue: the batch is unbounded")),
         None => batch.as_u64().expect("a numeric BatchSize"),
     }
 }
 
+/// One function's SDK limits: the SSM parameter its `SDK_TIMEOUTS` comes from, and its value.
+struct SdkLimits {
+    parameter: String,
+    connect_ms: u64,
+    attempt_ms: u64,
+    operation_ms: u64,
+}
+
+fn sdk_limits(t: &Template, prefix: &str) -> Result<SdkLimits, String> {
+    let function = t.resource(&format!("{prefix}Function"));
+    let source = &function["Properties"]["Environment"]["Variables"]["SDK_TIMEOUTS"];
+    let Some((parameter, "Value")) = getatt_target(source) else {
+        return Err(format!(
+            "{prefix}: SDK_TIMEOUTS is not the Value of an SSM parameter"
+        ));
+    };
+    let value = at(t.resource(parameter), "Properties.Value")
+        .as_str()
+        .ok_or_else(|| format!("{parameter}: not a JSON string"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(value).map_err(|e| format!("{parameter}: {e}"))?;
+    let ms = |key: &str| {
+        json[key]
+            .as_u64()
+            .ok_or_else(|| format!("{parameter}: no {key}"))
+    };
+    Ok(SdkLimits {
+        parameter: parameter.to_string(),
+        connect_ms: ms("connect_ms")?,
+        attempt_ms: ms("attempt_ms")?,
+        operation_ms: ms("operation_ms")?,
+    })
+}
+
+/// Whether a function's role may read or write objects in S3 (any `s3:*Object` action).
+fn calls_s3_objects(t: &Template, prefix: &str) -> bool {
+    let role = getatt_target(at(
+        t.resource(&format!("{prefix}Function")),
+        "Properties.Role",
+    ))
+    .map(|(role, _)| role)
+    .expect("a role of the template");
+    let statements = t.resource(role)["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+        });
+    statements
+        .flat_map(|s| match &s["Action"] {
+            serde_yaml::Value::Sequence(actions) => actions.clone(),
+            action => vec![action.clone()],
+        })
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .any(|a| a.starts_with("s3:") && a.ends_with("Object"))
+}
+
 /// F7: the SDK's defaults (a 3.1 s connect timeout, no operation timeout) exceed a 2 s
 /// function, turning a typed, retryable error into a Lambda timeout. Every function takes
-/// the SDK timeouts from one SSM parameter; its worst chain of calls fits its Timeout.
+/// its SDK limits from an SSM parameter; its worst chain of calls fits its Timeout; and a
+/// function that reads or writes S3 objects waits as long as S3 asks before retrying.
+fn sdk_timeout_problems(t: &Template) -> Vec<String> {
+    let mut problems = vec![];
+    for (prefix, calls) in SEQUENTIAL_SDK_CALLS {
+        let limits = match sdk_limits(t, prefix) {
+            Ok(limits) => limits,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        let (connect, attempt, operation) =
+            (limits.connect_ms, limits.attempt_ms, limits.operation_ms);
+        if !(connect < attempt && attempt <= operation) {
+            problems.push(format!(
+                "{}: connect {connect} ms < attempt {attempt} ms <= operation {operation} ms does not hold",
+                limits.parameter
+            ));
+        }
+        let properties = at(t.resource(&format!("{prefix}Function")), "Properties");
+        let timeout_ms = properties["Timeout"].as_u64().unwrap() * 1000;
+        let calls = if prefix == "Notification" {
+            calls * largest_notification_batch(t)
+        } else {
+            calls
+        };
+        if calls * operation + RESERVE_MS > timeout_ms {
+            problems.push(format!(
+                "{prefix}: {calls} calls × {operation} ms + {RESERVE_MS} ms > its Timeout of {timeout_ms} ms"
+            ));
+        }
+        if calls_s3_objects(t, prefix) && attempt < limits::S3_SMALL_REQUEST_RETRY_AFTER_MS {
+            problems.push(format!(
+                "{prefix} reads or writes S3 objects but gives up on an attempt after {attempt} ms; \
+                 S3 asks for {} ms before a small GET or PUT is retried ({})",
+                limits::S3_SMALL_REQUEST_RETRY_AFTER_MS,
+                limits.parameter
+            ));
+        }
+    }
+    problems
+}
+
 #[test]
 fn f7_sdk_timeouts_fit_every_functions_timeout() {
-    let t = template();
-    let value = at(t.resource("SdkTimeoutsParameter"), "Properties.Value")
-        .as_str()
-        .expect("a JSON value");
-    let timeouts: serde_json::Value = serde_json::from_str(value).expect("JSON");
-    let operation_ms = timeouts["operation_ms"].as_u64().expect("operation_ms");
-    let attempt_ms = timeouts["attempt_ms"].as_u64().expect("attempt_ms");
-    assert!(timeouts["connect_ms"].as_u64().expect("connect_ms") < attempt_ms);
-    assert!(attempt_ms <= operation_ms);
     assert_eq!(SEQUENTIAL_SDK_CALLS.len(), FUNCTIONS.len());
     let notifier = std::fs::read_to_string(
         payment_workflow_book::repo::root().join("code/functions/notification/src/main.rs"),
@@ -342,22 +440,61 @@ fn f7_sdk_timeouts_fit_every_functions_timeout() {
         )),
         "the notifier's CALLS_PER_RECORD is no longer {NOTIFIER_CALLS_PER_RECORD}"
     );
-    for (prefix, calls) in SEQUENTIAL_SDK_CALLS {
-        let properties = at(function(prefix), "Properties");
-        assert_eq!(
-            getatt_target(&properties["Environment"]["Variables"]["SDK_TIMEOUTS"]),
-            Some(("SdkTimeoutsParameter", "Value")),
-            "{prefix} takes its SDK timeouts from the parameter"
-        );
-        let timeout_ms = properties["Timeout"].as_u64().unwrap() * 1000;
-        let calls = if prefix == "Notification" {
-            calls * largest_notification_batch()
-        } else {
-            calls
-        };
-        assert!(
-            calls * operation_ms + RESERVE_MS <= timeout_ms,
-            "{prefix}: {calls} calls × {operation_ms} ms + {RESERVE_MS} ms > {timeout_ms} ms"
-        );
+    let problems = sdk_timeout_problems(template());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The template with one change made to its parsed document.
+fn mutant(change: impl FnOnce(&mut serde_yaml::Value)) -> Template {
+    let mut doc = template().doc.clone();
+    change(&mut doc);
+    Template {
+        doc,
+        text: template().text.clone(),
     }
+}
+
+#[test]
+fn f7_notifier_waits_as_long_as_s3_asks() {
+    // Mutant: the notifier back on the client path's limits (150 ms per attempt).
+    let shared = mutant(|doc| {
+        doc["Resources"]["NotificationFunction"]["Properties"]["Environment"]["Variables"]["SDK_TIMEOUTS"] =
+            serde_yaml::from_str("!GetAtt SdkTimeoutsParameter.Value").unwrap();
+    });
+    let problems = sdk_timeout_problems(&shared);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("Notification reads or writes S3 objects")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn f7_a_batch_that_outlasts_the_notifiers_timeout_is_refused() {
+    // Mutant: the notifier's Timeout as it was before its limits grew (30 s for 270 s of calls).
+    let short = mutant(|doc| {
+        doc["Resources"]["NotificationFunction"]["Properties"]["Timeout"] = 30.into();
+    });
+    let problems = sdk_timeout_problems(&short);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("Notification: 60 calls × 4500 ms")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn f7_a_function_without_sdk_limits_is_refused() {
+    let unbounded = mutant(|doc| {
+        doc["Resources"]["SettlementFunction"]["Properties"]["Environment"]["Variables"]
+            .as_mapping_mut()
+            .unwrap()
+            .remove("SDK_TIMEOUTS");
+    });
+    assert_eq!(
+        sdk_timeout_problems(&unbounded),
+        ["Settlement: SDK_TIMEOUTS is not the Value of an SSM parameter"]
+    );
 }
