@@ -47,6 +47,54 @@ fn every_test_and_rule_the_book_names_exists() {
     );
 }
 
+/// The generated end-to-end table: its distinct scenario numbers.
+fn e2e_scenarios(table: &str) -> std::collections::BTreeSet<u32> {
+    let number = regex::Regex::new(r"(?m)^\| (\d+) ").expect("pattern");
+    number
+        .captures_iter(table)
+        .map(|c| c[1].parse().expect("a scenario number"))
+        .collect()
+}
+
+/// Every "N scenarios" / "N end-to-end scenarios" in `text` that is not `count`.
+fn stale_scenario_counts(text: &str, count: usize) -> Vec<String> {
+    let stated = regex::Regex::new(r"\b(\d+) (?:end-to-end )?scenarios\b").expect("pattern");
+    stated
+        .captures_iter(text)
+        .filter(|c| c[1].parse::<usize>() != Ok(count))
+        .map(|c| c[0].to_string())
+        .collect()
+}
+
+/// A count of the end-to-end scenarios written in prose is the suite's count (from the
+/// generated results), so adding a scenario without updating the book fails here.
+#[test]
+fn the_scenario_count_the_book_states_is_the_suites() {
+    let root = repo::root();
+    let table = std::fs::read_to_string(root.join("src/generated/e2e-results.md")).expect("table");
+    let count = e2e_scenarios(&table).len();
+    assert!(count > 0, "no scenario in the generated table");
+    let mut stale = Vec::new();
+    for file in files(&root.join("src"), "md")
+        .into_iter()
+        .chain([root.join("README.md")])
+    {
+        let text = std::fs::read_to_string(&file).expect("a page");
+        for found in stale_scenario_counts(&text, count) {
+            stale.push(format!(
+                "{}: \"{found}\" (the suite has {count})",
+                file.display()
+            ));
+        }
+    }
+    assert!(stale.is_empty(), "{}", stale.join("\n"));
+    // Mutant: the book one scenario behind.
+    assert_eq!(
+        stale_scenario_counts(&format!("the {} scenarios", count - 1), count).len(),
+        1
+    );
+}
+
 /// Files under `dir` with extension `ext`, skipping what git ignores here (node_modules,
 /// caches).
 fn files(dir: &std::path::Path, ext: &str) -> Vec<std::path::PathBuf> {

@@ -25,12 +25,7 @@ fn partitions() -> &'static [Partition] {
 
 /// The template with one change made to its parsed document (robust to edits elsewhere).
 fn mutant(change: impl FnOnce(&mut Value)) -> Template {
-    let mut doc = template().doc.clone();
-    change(&mut doc);
-    Template {
-        doc,
-        text: template().text.clone(),
-    }
+    template().mutated(change)
 }
 
 // ---------------------------------------------------------------------------------------

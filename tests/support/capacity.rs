@@ -11,7 +11,7 @@
 
 use crate::bench::Results;
 use crate::repo;
-use crate::template::{Template, ref_target, scalar};
+use crate::template::{Template, ref_target};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml::Value;
@@ -141,22 +141,7 @@ pub type Parameters = BTreeMap<String, Json>;
 
 /// The template's defaults: what a parameter file that sets nothing deploys.
 pub fn defaults(template: &Template) -> Parameters {
-    let mut values = Parameters::new();
-    for (name, parameter) in template.doc["Parameters"]
-        .as_mapping()
-        .into_iter()
-        .flatten()
-    {
-        let (Some(name), Some(default)) = (name.as_str(), scalar(&parameter["Default"])) else {
-            continue;
-        };
-        let value = match default.parse::<f64>() {
-            Ok(number) if parameter["Type"].as_str() == Some("Number") => Json::from(number),
-            _ => Json::from(default),
-        };
-        values.insert(name.to_string(), value);
-    }
-    values
+    crate::control_tower::defaults(&template.doc)
 }
 
 /// Each environment's values: `templates/params/<env>.json` over the template's defaults.

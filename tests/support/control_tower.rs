@@ -159,33 +159,39 @@ pub fn resource_types(template: &Yaml) -> BTreeSet<String> {
         .collect()
 }
 
+/// A parameter's value as CloudFormation hands it to a resource: a number for a `Number`
+/// parameter (every one this template declares is whole), text otherwise.
+fn typed(declared: &Yaml, name: &str, value: &str) -> Json {
+    let number = declared[name]["Type"].as_str() == Some("Number");
+    match value.parse::<i64>() {
+        Ok(n) if number => json!(n),
+        _ => json!(value),
+    }
+}
+
+/// The template's parameter defaults, typed (`typed`).
+pub fn defaults(template: &Yaml) -> BTreeMap<String, Json> {
+    let declared = &template["Parameters"];
+    declared
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, parameter)| {
+            let name = name.as_str()?;
+            let default = crate::template::scalar(&parameter["Default"])?;
+            Some((name.to_string(), typed(declared, name, &default)))
+        })
+        .collect()
+}
+
 /// Each environment's parameter values (`templates/params/<env>.json` over the defaults),
 /// typed as CloudFormation hands them to a resource: numbers for `Number` parameters.
 pub fn environments(template: &Yaml) -> BTreeMap<String, BTreeMap<String, Json>> {
-    let declared = template["Parameters"]
-        .as_mapping()
-        .cloned()
-        .unwrap_or_default();
-    let typed = |name: &str, value: &str| -> Json {
-        let number = declared
-            .get(name)
-            .and_then(|p| p["Type"].as_str())
-            .is_some_and(|t| t == "Number");
-        match value.parse::<i64>() {
-            Ok(n) if number => json!(n),
-            _ => json!(value),
-        }
-    };
+    let declared = &template["Parameters"];
     let mut environments = BTreeMap::new();
     for file in repo::files_with_suffix(&repo::root().join(PARAMS_DIR), ".json") {
         let env = file.file_stem().unwrap().to_string_lossy().into_owned();
-        let mut values = BTreeMap::new();
-        for (name, parameter) in &declared {
-            let name = name.as_str().unwrap();
-            if let Some(default) = crate::template::scalar(&parameter["Default"]) {
-                values.insert(name.to_string(), typed(name, &default));
-            }
-        }
+        let mut values = defaults(template);
         let given: Json = serde_json::from_str(&fs::read_to_string(&file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for entry in given.as_array().into_iter().flatten() {
@@ -195,7 +201,7 @@ pub fn environments(template: &Yaml) -> BTreeMap<String, BTreeMap<String, Json>>
             ) else {
                 continue;
             };
-            values.insert(name.to_string(), typed(name, value));
+            values.insert(name.to_string(), typed(declared, name, value));
         }
         environments.insert(env, values);
     }

@@ -44,6 +44,17 @@ impl Template {
         }
     }
 
+    /// A copy with one change made to the parsed document (a mutant for a check's own test;
+    /// `text` stays the original's).
+    pub fn mutated(&self, change: impl FnOnce(&mut Value)) -> Self {
+        let mut doc = self.doc.clone();
+        change(&mut doc);
+        Template {
+            doc,
+            text: self.text.clone(),
+        }
+    }
+
     /// Every resource, in template order, as (logical id, definition).
     pub fn resources(&self) -> Vec<(&str, &Value)> {
         self.doc["Resources"]

@@ -444,20 +444,10 @@ fn f7_sdk_timeouts_fit_every_functions_timeout() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The template with one change made to its parsed document.
-fn mutant(change: impl FnOnce(&mut serde_yaml::Value)) -> Template {
-    let mut doc = template().doc.clone();
-    change(&mut doc);
-    Template {
-        doc,
-        text: template().text.clone(),
-    }
-}
-
 #[test]
 fn f7_notifier_waits_as_long_as_s3_asks() {
     // Mutant: the notifier back on the client path's limits (150 ms per attempt).
-    let shared = mutant(|doc| {
+    let shared = template().mutated(|doc| {
         doc["Resources"]["NotificationFunction"]["Properties"]["Environment"]["Variables"]["SDK_TIMEOUTS"] =
             serde_yaml::from_str("!GetAtt SdkTimeoutsParameter.Value").unwrap();
     });
@@ -473,7 +463,7 @@ fn f7_notifier_waits_as_long_as_s3_asks() {
 #[test]
 fn f7_a_batch_that_outlasts_the_notifiers_timeout_is_refused() {
     // Mutant: the notifier's Timeout as it was before its limits grew (30 s for 270 s of calls).
-    let short = mutant(|doc| {
+    let short = template().mutated(|doc| {
         doc["Resources"]["NotificationFunction"]["Properties"]["Timeout"] = 30.into();
     });
     let problems = sdk_timeout_problems(&short);
@@ -487,7 +477,7 @@ fn f7_a_batch_that_outlasts_the_notifiers_timeout_is_refused() {
 
 #[test]
 fn f7_a_function_without_sdk_limits_is_refused() {
-    let unbounded = mutant(|doc| {
+    let unbounded = template().mutated(|doc| {
         doc["Resources"]["SettlementFunction"]["Properties"]["Environment"]["Variables"]
             .as_mapping_mut()
             .unwrap()

@@ -193,6 +193,32 @@ pub(crate) mod tests {
         assert_eq!(record.result.unwrap().reasons, vec!["round_amount"]);
     }
 
+    /// The digests are read back only in their exact shape: the payload hash is 64
+    /// hexadecimal characters (SHA-256), the token fingerprint 32. One character short or
+    /// long, or of the right length with a non-hexadecimal character, is a corrupted record.
+    #[test]
+    fn stored_digests_read_back_only_at_their_exact_length_in_hexadecimal() {
+        for (name, len) in [("payload_hash", 64), ("token_fingerprint", 32)] {
+            let with = |value: &str| {
+                let mut item = settled_item();
+                item.insert(name.to_string(), s(value));
+                decision_from_item(&item, TXN)
+            };
+            let exact = &"0123456789abcdef".repeat(4)[..len];
+            assert!(
+                with(exact).is_ok(),
+                "{name}: {len} hex characters read back"
+            );
+            let not_hex = format!("{}g", &exact[1..]);
+            for bad in [&exact[1..], &format!("{exact}0"), &not_hex, ""] {
+                assert!(
+                    matches!(with(bad), Err(StoreError::Malformed(_))),
+                    "{name} = {bad:?} must be malformed"
+                );
+            }
+        }
+    }
+
     /// Every attribute of a stored decision record, corrupted in turn: retyped, emptied
     /// of meaning, and (where required) removed. Each is refused as malformed.
     #[test]

@@ -6,6 +6,7 @@
 //! rotation and the notifier read them.
 
 mod common;
+mod records;
 
 use aws_sdk_dynamodb::types::AttributeValue as A;
 use common::{Moto, create_table_from_template};
@@ -23,19 +24,19 @@ use payments_aws::vault::SecretsManagerVault;
 use payments_core::errors::{Classify, ErrorClass, StoreError};
 use payments_core::payment::{Payment, RawPayment};
 use payments_core::ports::{
-    CardActivityReader, ClaimOutcome, CompleteOutcome, Completion, DecisionStore,
-    MerchantDirectory, PendingNotifications, SettledRecords,
+    CardActivityReader, ClaimOutcome, CompleteOutcome, DecisionStore, MerchantDirectory,
+    PendingNotifications, SettledRecords,
 };
 use payments_core::receipt::{Notified, SigningKey, notify};
 use payments_core::records::{
-    AuditEntry, CardCount, Claim, DECISION_EVENT, Outcome, SettlementResult, VELOCITY_LIMIT,
-    notification_shard,
+    Claim, DECISION_EVENT, Outcome, SettlementResult, VELOCITY_LIMIT, notification_shard,
 };
 use payments_core::settlement::{
     Attempt, Decision, SettlementAnswer, SettlementError, SettlementRequest, settle,
 };
 use payments_core::time::rfc3339_millis;
 use payments_core::velocity::Velocity;
+use records::completion;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -484,46 +485,6 @@ async fn an_attempt_recognises_its_own_applied_claim() {
     );
     assert_eq!((result.outcome, result.replayed), (Outcome::Settled, false));
     assert_eq!(count(&client, AUDIT).await, 1);
-}
-
-fn completion(claim: &Claim, outcome: Outcome) -> Completion {
-    let result = SettlementResult {
-        transaction_id: claim.transaction_id.clone(),
-        merchant_id: claim.merchant_id.clone(),
-        outcome,
-        replayed: false,
-        amount_minor: claim.amount_minor,
-        currency: claim.currency.clone(),
-        fraud_score: 0,
-        reasons: vec![],
-        recorded_at: claim.created_at.clone(),
-    };
-    Completion {
-        claim: claim.clone(),
-        audit: AuditEntry {
-            transaction_id: claim.transaction_id.clone(),
-            event: DECISION_EVENT.into(),
-            outcome,
-            merchant_id: claim.merchant_id.clone(),
-            attempt_id: claim.attempt_id.clone(),
-            fraud_score: 0,
-            reasons: vec![],
-            recorded_at: claim.created_at.clone(),
-            expires_at: 1,
-        },
-        card: CardCount {
-            card_key: "card#1".into(),
-            amount_minor: claim.amount_minor,
-            currency: claim.currency.clone(),
-            at_ms: claim.now_ms,
-            transaction_id: claim.transaction_id.clone(),
-            expires_at: 1,
-            cap: Some(5),
-        },
-        notification_pending: (outcome == Outcome::Settled)
-            .then(|| notification_shard(&claim.transaction_id)),
-        result,
-    }
 }
 
 /// A holder whose claim expired and was taken over cannot complete: the owner condition

@@ -3,6 +3,8 @@
 //! a conditional check failing, and refusals of other kinds. Each test states what the
 //! adapter makes of the answer.
 
+mod records;
+
 use payments_aws::cards::DynamoCardActivity;
 use payments_aws::decisions::DynamoDecisions;
 use payments_aws::pending::DynamoPending;
@@ -13,9 +15,7 @@ use payments_core::ports::{
     CardActivityReader, CompleteOutcome, Completion, DecisionStore, PendingNotifications,
     SettledRecords,
 };
-use payments_core::records::{
-    AuditEntry, CardCount, Claim, DECISION_EVENT, Outcome, SettlementResult, notification_shard,
-};
+use payments_core::records::{Claim, Outcome};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -146,42 +146,7 @@ fn completion() -> Completion {
     }))
     .unwrap();
     let claim = Claim::new(&payment, "attempt-1", 1_800_000_000_000, 1_800_000_003_000);
-    let result = SettlementResult {
-        transaction_id: claim.transaction_id.clone(),
-        merchant_id: claim.merchant_id.clone(),
-        outcome: Outcome::Settled,
-        replayed: false,
-        amount_minor: claim.amount_minor,
-        currency: claim.currency.clone(),
-        fraud_score: 0,
-        reasons: vec![],
-        recorded_at: claim.created_at.clone(),
-    };
-    Completion {
-        audit: AuditEntry {
-            transaction_id: claim.transaction_id.clone(),
-            event: DECISION_EVENT.into(),
-            outcome: Outcome::Settled,
-            merchant_id: claim.merchant_id.clone(),
-            attempt_id: claim.attempt_id.clone(),
-            fraud_score: 0,
-            reasons: vec![],
-            recorded_at: claim.created_at.clone(),
-            expires_at: 1,
-        },
-        card: CardCount {
-            card_key: "card#1".into(),
-            amount_minor: claim.amount_minor,
-            currency: claim.currency.clone(),
-            at_ms: claim.now_ms,
-            transaction_id: claim.transaction_id.clone(),
-            expires_at: 1,
-            cap: Some(5),
-        },
-        notification_pending: Some(notification_shard(&claim.transaction_id)),
-        result,
-        claim,
-    }
+    records::completion(&claim, Outcome::Settled)
 }
 
 /// The settlement transaction's client request token is the attempt's and the status's: a
