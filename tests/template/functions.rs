@@ -354,7 +354,8 @@ fn sdk_limits(t: &Template, prefix: &str) -> Result<SdkLimits, String> {
     })
 }
 
-/// Whether a function's role may read or write objects in S3 (any `s3:*Object` action).
+/// Whether a function's role may read or write objects in S3 (an `s3:…Object…` action, or
+/// `s3:*`).
 fn calls_s3_objects(t: &Template, prefix: &str) -> bool {
     let role = getatt_target(at(
         t.resource(&format!("{prefix}Function")),
@@ -378,7 +379,7 @@ fn calls_s3_objects(t: &Template, prefix: &str) -> bool {
             action => vec![action.clone()],
         })
         .filter_map(|a| a.as_str().map(str::to_string))
-        .any(|a| a.starts_with("s3:") && a.ends_with("Object"))
+        .any(|a| a == "s3:*" || (a.starts_with("s3:") && a.contains("Object")))
 }
 
 /// F7: the SDK's defaults (a 3.1 s connect timeout, no operation timeout) exceed a 2 s
@@ -388,19 +389,18 @@ fn calls_s3_objects(t: &Template, prefix: &str) -> bool {
 fn sdk_timeout_problems(t: &Template) -> Vec<String> {
     let mut problems = vec![];
     for (prefix, calls) in SEQUENTIAL_SDK_CALLS {
-        let limits = match sdk_limits(t, prefix) {
-            Ok(limits) => limits,
+        let sdk = match sdk_limits(t, prefix) {
+            Ok(sdk) => sdk,
             Err(problem) => {
                 problems.push(problem);
                 continue;
             }
         };
-        let (connect, attempt, operation) =
-            (limits.connect_ms, limits.attempt_ms, limits.operation_ms);
+        let (connect, attempt, operation) = (sdk.connect_ms, sdk.attempt_ms, sdk.operation_ms);
         if !(connect < attempt && attempt <= operation) {
             problems.push(format!(
                 "{}: connect {connect} ms < attempt {attempt} ms <= operation {operation} ms does not hold",
-                limits.parameter
+                sdk.parameter
             ));
         }
         let properties = at(t.resource(&format!("{prefix}Function")), "Properties");
@@ -420,7 +420,7 @@ fn sdk_timeout_problems(t: &Template) -> Vec<String> {
                 "{prefix} reads or writes S3 objects but gives up on an attempt after {attempt} ms; \
                  S3 asks for {} ms before a small GET or PUT is retried ({})",
                 limits::S3_SMALL_REQUEST_RETRY_AFTER_MS,
-                limits.parameter
+                sdk.parameter
             ));
         }
     }
