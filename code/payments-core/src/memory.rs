@@ -188,19 +188,13 @@ impl MemoryDecisionStore {
         if holder.as_deref() == Some(stored.record.attempt_id.as_str())
             && stored.record.status == StoredStatus::InProgress
         {
-            let claim = &stored.claim;
             stored.record.status = StoredStatus::Settled;
-            stored.record.result = Some(SettlementResult {
-                transaction_id: claim.transaction_id.clone(),
-                merchant_id: claim.merchant_id.clone(),
-                outcome: Outcome::Settled,
-                replayed: false,
-                amount_minor: claim.amount_minor,
-                currency: claim.currency.clone(),
-                fraud_score: 0,
-                reasons: vec![],
-                recorded_at: claim.created_at.clone(),
-            });
+            stored.record.result = Some(SettlementResult::decided(
+                &stored.claim,
+                Outcome::Settled,
+                0,
+                vec![],
+            ));
         }
         Some(stored.record.clone())
     }

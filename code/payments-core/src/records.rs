@@ -29,6 +29,29 @@ pub struct SettlementResult {
     pub recorded_at: String,
 }
 
+impl SettlementResult {
+    /// The answer an attempt records for `claim`'s payment when it decides: not a replay,
+    /// dated when the payment was claimed.
+    pub fn decided(
+        claim: &Claim,
+        outcome: Outcome,
+        fraud_score: u32,
+        reasons: Vec<String>,
+    ) -> Self {
+        SettlementResult {
+            transaction_id: claim.transaction_id.clone(),
+            merchant_id: claim.merchant_id.clone(),
+            outcome,
+            replayed: false,
+            amount_minor: claim.amount_minor,
+            currency: claim.currency.clone(),
+            fraud_score,
+            reasons,
+            recorded_at: claim.created_at.clone(),
+        }
+    }
+}
+
 /// What a stored record says, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredStatus {

@@ -230,17 +230,7 @@ fn completion(
         Decision::Approved => Outcome::Settled,
         Decision::Declined => Outcome::Declined,
     };
-    let result = SettlementResult {
-        transaction_id: claim.transaction_id.clone(),
-        merchant_id: claim.merchant_id.clone(),
-        outcome,
-        replayed: false,
-        amount_minor: claim.amount_minor,
-        currency: claim.currency.clone(),
-        fraud_score,
-        reasons: reasons.to_vec(),
-        recorded_at: claim.created_at.clone(),
-    };
+    let result = SettlementResult::decided(claim, outcome, fraud_score, reasons.to_vec());
     let audit = AuditEntry {
         transaction_id: result.transaction_id.clone(),
         event: DECISION_EVENT.to_string(),

@@ -7,17 +7,7 @@ use payments_core::records::{
 
 /// What settlement writes when `claim`'s attempt decides `outcome` (score 0, no reasons).
 pub fn completion(claim: &Claim, outcome: Outcome) -> Completion {
-    let result = SettlementResult {
-        transaction_id: claim.transaction_id.clone(),
-        merchant_id: claim.merchant_id.clone(),
-        outcome,
-        replayed: false,
-        amount_minor: claim.amount_minor,
-        currency: claim.currency.clone(),
-        fraud_score: 0,
-        reasons: vec![],
-        recorded_at: claim.created_at.clone(),
-    };
+    let result = SettlementResult::decided(claim, outcome, 0, vec![]);
     Completion {
         claim: claim.clone(),
         audit: AuditEntry {
